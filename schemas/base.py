@@ -1,0 +1,133 @@
+"""Building blocks of the event contract: base models, personal-data marker, common types."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+
+class Model(BaseModel):
+    """Frozen, strict-about-extras base for every schema."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- personal data (152-FZ) -------------------------------------------------------------
+
+PERSONAL_DATA_KEY = "x-personal-data"
+
+
+class PersonalData:
+    """Marks a field as personal data of a data subject (a later step encrypts these)."""
+
+    def __repr__(self) -> str:
+        return "PersonalData()"
+
+
+def _normalise_phone(value: str) -> str:
+    digits = re.sub(r"\D", "", value)
+    if len(digits) == 11 and digits[0] in "78":
+        digits = "7" + digits[1:]
+    elif len(digits) == 10:
+        digits = "7" + digits
+    if not 10 <= len(digits) <= 15:
+        raise ValueError("a phone number needs 10 to 15 digits")
+    return "+" + digits
+
+
+_personal = Field(json_schema_extra={PERSONAL_DATA_KEY: True})
+PersonalName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PersonalData(), _personal
+]
+PersonalEmail = Annotated[EmailStr, PersonalData(), _personal]
+PersonalPhone = Annotated[str, AfterValidator(_normalise_phone), PersonalData(), _personal]
+
+
+def is_personal(annotation_metadata: list[Any]) -> bool:
+    return any(isinstance(m, PersonalData) for m in annotation_metadata)
+
+
+# --- identifiers and common values ---------------------------------------------------------
+
+EmployeeId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9._-]{1,63}$"),
+    Field(description="Employee login, e.g. 'ivanova'", examples=["ivanova"]),
+]
+Actor = Annotated[
+    str,
+    StringConstraints(pattern=r"^([a-z][a-z0-9._-]{1,63}|system:[a-z0-9._-]{1,64})$"),
+    Field(description="An employee id, or 'system:<integration>' for forms, mail gateways, PBX"),
+]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=16, decimal_places=2)]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=3)]
+Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"), Field(examples=["2026-11"])]
+
+
+class Period(Model):
+    """The time span in which a need arises (inclusive dates)."""
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end < self.start:
+            raise ValueError("period end is before its start")
+        return self
+
+
+# --- events --------------------------------------------------------------------------------
+
+EVENT_TYPES: dict[str, type[EventPayload]] = {}
+
+
+class EventPayload(Model):
+    """The payload of one event type: its class name is the event's `type` on the wire.
+
+    `schema_version` grows when the payload changes; `upcast_vN_vN1(data)` static methods
+    turn stored older payloads into the current shape.
+    """
+
+    schema_version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__name__ in EVENT_TYPES:
+            raise TypeError(f"event type {cls.__name__} is defined twice")
+        EVENT_TYPES[cls.__name__] = cls
+
+
+class Command(Model):
+    """Base for command inputs. `occurred_at` is business time; it defaults to now."""
+
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="When it happened in business time (defaults to now)"
+    )
+
+
+class CommandAccepted(Model):
+    """What every command answers."""
+
+    id: str = Field(description="Id of the aggregate the command created or changed")
+    position: int = Field(description="Place of the command's last event in the store's global order")
+    token: str = Field(description="Opaque consistency token for X-Consistency-Token")
+    warnings: list[str] = Field(default_factory=list)
