@@ -131,3 +131,4 @@ class CommandAccepted(Model):
     position: int = Field(description="Place of the command's last event in the store's global order")
     token: str = Field(description="Opaque consistency token for X-Consistency-Token")
     warnings: list[str] = Field(default_factory=list)
+    report: dict[str, Any] | None = Field(default=None, description="Details some commands give, e.g. an import report")

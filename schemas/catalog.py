@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from schemas.base import EventPayload, Model, ShortText
+from schemas.base import Command, EventPayload, Model, ShortText
 
 
 class ProductRecord(Model):
@@ -16,6 +16,13 @@ class ProductRecord(Model):
     unit: str = Field(default="шт", max_length=50)
     registry_code: str | None = Field(default=None, max_length=100, description="Roszdravnadzor register code")
     attributes: dict[str, str] = Field(default_factory=dict, description="ЗначенияРеквизитов")
+
+
+class ImportCatalog(Command):
+    """A parsed 1C catalog file (the HTTP route and the CLI parse CommerceML or CSV into this)."""
+
+    source: ShortText = Field(description="File name or exchange id, for the import report")
+    records: list[ProductRecord] = Field(min_length=1)
 
 
 class ProductListed(EventPayload):

@@ -129,3 +129,10 @@ class CounterpartyExport(Model):
     address: str | None
     owner: EmployeeId | None
     contacts: list[ContactPerson] = Field(default_factory=list)
+
+
+class LookupEntryAdded(EventPayload):
+    """A write-side index entry: the lookup's id is derived from an e-mail, phone, INN or name."""
+
+    ref_type: str = Field(pattern="^(counterparty|lead)$")
+    ref_id: UUID

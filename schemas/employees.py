@@ -69,6 +69,22 @@ class ChangeRotation(Command):
     employee_id: EmployeeId
 
 
+class AddToRotation(ChangeRotation):
+    pass
+
+
+class RemoveFromRotation(ChangeRotation):
+    pass
+
+
+class MarkAway(ChangeRotation):
+    """The employee is away (vacation, sick leave): the rotation skips them."""
+
+
+class MarkBack(ChangeRotation):
+    pass
+
+
 class SetMonthlyPlan(Command):
     employee_id: EmployeeId
     month: Month
@@ -111,9 +127,9 @@ class MarkedBack(EventPayload):
 
 
 class RotationAdvanced(EventPayload):
-    """One rotation slot was used: the lead went to this employee."""
+    """One rotation slot was used: the lead (or a departing colleague's need or deal) went to this employee."""
 
-    lead_id: UUID
+    subject_id: UUID
     assignee: EmployeeId
 
 

@@ -102,6 +102,7 @@ class FlagDuplicateWork(Command):
     """Recorded by the duplicate-work check (a process manager)."""
 
     need_id: UUID
+    saved_by: EmployeeId = Field(description="Who saved the need with this product set")
     other_id: UUID
     other_kind: str = Field(pattern="^(need|deal)$")
     other_number: str
@@ -175,7 +176,6 @@ class DuplicateWorkFlagged(EventPayload):
     match: MatchKind
     similarity: Decimal
     overlap: list[UUID]
-    recipients: list[str]
 
 
 class DuplicateAlertDismissed(EventPayload):

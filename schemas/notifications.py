@@ -36,6 +36,8 @@ class SurveyRequested(EventPayload):
     survey_id: UUID
     kind: SurveyKind
     recipient: PersonalEmail
+    subject_type: str = Field(pattern="^(lead|deal)$")
+    subject_id: UUID
 
 
 class SurveyAnswered(EventPayload):
@@ -46,7 +48,10 @@ class SurveyAnswered(EventPayload):
 
 
 class NotificationRequested(EventPayload):
-    """A notification to employees is due. Recipients are employee ids or 'role:<role>'."""
+    """A notification to employees is due; its id is the delivery's stable key.
+
+    Recipients are employee ids or 'role:<role>' (e.g. 'role:head_of_sales').
+    """
 
     notification_id: UUID
     kind: NotificationKind

@@ -1,0 +1,102 @@
+"""The event store: the system of record, on the `eventsourcing` library (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, OperationalError
+
+from aggregates.base import Aggregate, Event
+from aggregates.errors import NotFoundError
+from commands.mapper import EventMapper
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class ConcurrencyError(Exception):
+    """Another writer changed (or created) one of the saved aggregates first."""
+
+
+class StoreBusyError(Exception):
+    """The database was locked or unavailable; the save did not happen."""
+
+
+class VoronkaApplication(Application):
+    name = "voronka"
+
+    def construct_mapper(self) -> Mapper:
+        return EventMapper(
+            transcoder=self.factory.transcoder(),
+            cipher=self.factory.cipher(),
+            compressor=self.factory.compressor(),
+        )
+
+
+class EventStore:
+    """Loads aggregates by replaying their events and saves new events atomically."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.app = VoronkaApplication(env=env)
+
+    @property
+    def recorder(self):
+        return self.app.recorder
+
+    def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            return self.app.repository.get(aggregate_id, projector_func=cls.replay)
+        except AggregateNotFoundError:
+            return None
+
+    def get(self, cls: type[A], aggregate_id: UUID, kind: str | None = None) -> A:
+        aggregate = self.load(cls, aggregate_id)
+        if aggregate is None:
+            raise NotFoundError(kind or cls.__name__.lower(), aggregate_id)
+        return aggregate
+
+    def history(self, aggregate_id: UUID, lte: int | None = None) -> list[Event]:
+        """One aggregate's stored events, oldest first."""
+        return list(self.app.events.get(aggregate_id, lte=lte))
+
+    def save(self, *aggregates: Aggregate) -> int | None:
+        """Store all new events in one transaction; answers the position of the last one."""
+        try:
+            recordings = self.app.save(*aggregates)
+        except IntegrityError as exc:
+            raise ConcurrencyError(str(exc)) from exc
+        except OperationalError as exc:
+            raise StoreBusyError(str(exc)) from exc
+        return recordings[-1].notification.id if recordings else None
+
+    def position_of(self, aggregate_id: UUID, version: int) -> int:
+        """The global position of one stored event (to answer replayed idempotent commands)."""
+        recorder = self.app.recorder
+        table = recorder.events_table_name
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT rowid FROM {table} WHERE originator_id=? AND originator_version=?",  # noqa: S608
+                (aggregate_id.hex, version),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise NotFoundError("event", f"{aggregate_id}@{version}")
+        return row[0]
+
+    def read(self, start: int = 1, topics: Sequence[str] = (), batch: int = 1000) -> Iterator[tuple[int, Event]]:
+        """Events in the global order from `start`, optionally only of some types."""
+        while True:
+            notifications = self.app.recorder.select_notifications(start, batch, topics=topics)
+            for notification in notifications:
+                yield notification.id, self.app.mapper.to_domain_event(notification)
+            if len(notifications) < batch:
+                return
+            start = notifications[-1].id + 1
+
+    def max_position(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def close(self) -> None:
+        self.app.close()

@@ -1,0 +1,104 @@
+"""All configuration in one validated class, read from VORONKA_* environment variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aggregates import policy as defaults
+from aggregates.policy import Policy
+
+INSECURE_DEV_SECRET = "voronka-dev-secret-change-me-0123456789"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VORONKA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Where the SQLite files live")
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_db: str = "voronka"
+    postgres_user: str = "voronka"
+    postgres_password: SecretStr = SecretStr("voronka")
+    aggregate_cache_size: int = Field(default=1000, ge=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr(INSECURE_DEV_SECRET)
+    token_ttl_hours: int = Field(default=12, ge=1, le=24 * 366)
+    production: bool = Field(default=False, description="Refuse unsafe defaults (the development secret)")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = False
+
+    channels: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_CHANNELS))
+    disqualification_reasons: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_DISQUALIFICATION_REASONS))
+    need_cancel_reasons: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_NEED_CANCEL_REASONS))
+    deal_loss_reasons: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_DEAL_LOSS_REASONS))
+    response_sla_minutes: int = Field(default=120, ge=1)
+    similarity_threshold: float = Field(default=0.8, gt=0, le=1)
+    business_timezone: str = "Europe/Moscow"
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+    @field_validator("channels", "disqualification_reasons", "need_cancel_reasons", "deal_loss_reasons")
+    @classmethod
+    def _codes(cls, values: list[str]) -> list[str]:
+        if not values:
+            raise ValueError("the list may not be empty")
+        bad = [v for v in values if not v.replace("_", "").isalnum() or not v.islower()]
+        if bad:
+            raise ValueError(f"codes are lower-case letters, digits and '_': {bad}")
+        return values
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        if self.production and self.secret_key.get_secret_value() == INSECURE_DEV_SECRET:
+            raise ValueError("set VORONKA_SECRET_KEY: the development secret is refused in production")
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("VORONKA_SECRET_KEY needs at least 32 characters")
+        return self
+
+    @property
+    def event_store_path(self) -> Path:
+        return self.data_dir / "events.sqlite"
+
+    def event_store_env(self) -> dict[str, str]:
+        """The `eventsourcing` environment for the chosen store, passed explicitly (never os.environ)."""
+        common = {"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size)}
+        if self.store == "sqlite":
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return {**common, "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                    "SQLITE_DBNAME": str(self.event_store_path), "SQLITE_LOCK_TIMEOUT": "10"}  # fmt: skip
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_HOST": self.postgres_host,
+            "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_DBNAME": self.postgres_db,
+            "POSTGRES_USER": self.postgres_user,
+            "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
+        }
+
+    def policy(self) -> Policy:
+        return Policy(
+            channels=tuple(self.channels),
+            disqualification_reasons=tuple(self.disqualification_reasons),
+            need_cancel_reasons=tuple(self.need_cancel_reasons),
+            deal_loss_reasons=tuple(self.deal_loss_reasons),
+            response_sla=timedelta(minutes=self.response_sla_minutes),
+            similarity_threshold=self.similarity_threshold,
+            business_timezone=self.business_timezone,
+        )

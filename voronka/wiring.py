@@ -1,0 +1,87 @@
+"""Builds the application from settings; every part can be swapped by passing it in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from aggregates.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidTransitionError,
+    InvalidValueError,
+    NotFoundError,
+)
+from commands import http as command_http
+from commands.deps import Deps
+from commands.service import CommandService
+from commands.store import EventStore, StoreBusyError
+from voronka.security import TokenCodec, authenticator
+from voronka.settings import Settings
+
+log = structlog.get_logger("voronka.http")
+
+
+@dataclass
+class Container:
+    settings: Settings
+    store: EventStore
+    service: CommandService
+    tokens: TokenCodec
+
+
+def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
+    store = store or EventStore(settings.event_store_env())
+    service = CommandService(Deps(store, settings.policy()))
+    tokens = TokenCodec(settings.secret_key.get_secret_value(), timedelta(hours=settings.token_ttl_hours))
+    return Container(settings, store, service, tokens)
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Voronka",
+        version="0.1.0",
+        description="Event-sourced sales pipeline: commands in, immutable events out.",
+    )
+    app.include_router(command_http.build_router(container.service, authenticator(container.tokens)))
+    add_error_handlers(app)
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict:
+        return {"status": "ok", "position": container.store.max_position()}
+
+    return app
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    statuses = {
+        NotFoundError: 404,
+        ForbiddenError: 403,
+        InvalidTransitionError: 409,
+        ConflictError: 409,
+    }
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, InvalidValueError):
+            detail = [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        body: dict = {"detail": exc.message}
+        if isinstance(exc, InvalidTransitionError):
+            body["allowed"] = exc.allowed
+        if isinstance(exc, ConflictError) and exc.existing_id is not None:
+            body["existing_id"] = str(exc.existing_id)
+        status = next(code for cls, code in statuses.items() if isinstance(exc, cls))
+        log.info("command_refused", path=request.url.path, status=status, reason=exc.message)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(StoreBusyError)
+    async def store_busy(request: Request, exc: StoreBusyError) -> JSONResponse:
+        log.warning("store_busy", path=request.url.path, error=str(exc))
+        return JSONResponse({"detail": "the event store is busy; retry shortly"}, status_code=503,
+                            headers={"Retry-After": "1"})  # fmt: skip
