@@ -36,6 +36,7 @@ class Counterparty(Aggregate):
     inn: str
     kpp: str | None
     name: str
+    address: str | None
     owner: str | None
     onec_id: str | None
     contacts: dict[UUID, ContactPerson]
@@ -75,7 +76,8 @@ class Counterparty(Aggregate):
 
     @on(CounterpartyRegistered)
     def _registered(self, e: CounterpartyRegistered) -> None:
-        self.inn, self.kpp, self.name, self.owner, self.onec_id = e.inn, e.kpp, e.name, e.owner, e.onec_id
+        self.inn, self.kpp, self.name, self.address = e.inn, e.kpp, e.name, e.address
+        self.owner, self.onec_id = e.owner, e.onec_id
         self.contacts = {}
 
     @on(ContactAdded)

@@ -60,13 +60,13 @@ def register_interest(cmd: RegisterInterest, ctx: Context, deps: Deps) -> Outcom
     lead_id = Lead.id_for_external_ref(cmd.channel, cmd.external_ref) if cmd.external_ref else uuid4()
     if cmd.external_ref and deps.store.load(Lead, lead_id) is not None:
         return replayed_registration(deps, lead_id)
-    interest = InterestRegistered(received_by=received_by, **cmd.model_dump(exclude={"occurred_at", "received_by"}))
-    lead = Lead.register(ctx, lead_id, interest)
-    lookups = contact_lookups(deps, cmd.contact)
-    changed = [*distribute(ctx, deps, lead, lookups), *lookups]
-    for lookup in lookups:
+    fields = {name: getattr(cmd, name) for name in InterestRegistered.model_fields if name != "received_by"}
+    lead = Lead.register(ctx, lead_id, InterestRegistered(received_by=received_by, **fields))
+    by_phone = deps.lookups(phone=cmd.contact.phone)
+    roster = distribute(ctx, deps, lead, [*by_phone, *deps.lookups(email=cmd.contact.email, inn=cmd.contact.inn)])
+    for lookup in by_phone:  # so that calls from this number find the lead
         lookup.add(ctx, "lead", lead_id)
-    return deps.save(lead, *changed)
+    return deps.save(lead, *roster, *by_phone)
 
 
 def replayed_registration(deps: Deps, lead_id: UUID) -> Outcome:

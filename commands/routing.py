@@ -48,7 +48,7 @@ COMMANDS: dict[type, Route] = {
     e.MarkBack: Route(employees.change_rotation, SALES, retry=True, tag="employees"),
     e.SetMonthlyPlan: Route(employees.set_monthly_plan, HEAD, tag="employees"),
     # counterparties
-    c.RegisterCounterparty: Route(counterparties.register_counterparty, SALES, retry=True, tag="counterparties"),
+    c.RegisterCounterparty: Route(counterparties.register_counterparty, INTAKE, retry=True, tag="counterparties"),
     c.AddContact: Route(counterparties.add_contact, SALES, retry=True, tag="counterparties"),
     c.ChangeAccountOwner: Route(counterparties.change_account_owner, SALES, tag="counterparties"),
     c.LinkCounterpartyTo1C: Route(counterparties.link_counterparty_to_1c, HEAD, tag="counterparties"),

@@ -63,13 +63,16 @@ class EventStore:
 
     def save(self, *aggregates: Aggregate) -> int | None:
         """Store all new events in one transaction; answers the position of the last one."""
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        if not events:
+            return None
         try:
-            recordings = self.app.save(*aggregates)
+            recordings = self.app.events.put(events)
         except IntegrityError as exc:
             raise ConcurrencyError(str(exc)) from exc
         except OperationalError as exc:
             raise StoreBusyError(str(exc)) from exc
-        return recordings[-1].notification.id if recordings else None
+        return recordings[-1].notification.id
 
     def position_of(self, aggregate_id: UUID, version: int) -> int:
         """The global position of one stored event (to answer replayed idempotent commands)."""

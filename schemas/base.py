@@ -12,7 +12,6 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
     model_validator,
@@ -37,6 +36,17 @@ class PersonalData:
         return "PersonalData()"
 
 
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,63}$")
+
+
+def _check_email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value) or ".." in value:
+        raise ValueError("not a valid e-mail address")
+    local, domain = value.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
 def _normalise_phone(value: str) -> str:
     digits = re.sub(r"\D", "", value)
     if len(digits) == 11 and digits[0] in "78":
@@ -52,7 +62,7 @@ _personal = Field(json_schema_extra={PERSONAL_DATA_KEY: True})
 PersonalName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), PersonalData(), _personal
 ]
-PersonalEmail = Annotated[EmailStr, PersonalData(), _personal]
+PersonalEmail = Annotated[str, AfterValidator(_check_email), PersonalData(), _personal]
 PersonalPhone = Annotated[str, AfterValidator(_normalise_phone), PersonalData(), _personal]
 
 

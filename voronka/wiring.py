@@ -35,11 +35,14 @@ class Container:
     tokens: TokenCodec
 
 
+def token_codec(settings: Settings) -> TokenCodec:
+    return TokenCodec(settings.secret_key.get_secret_value(), timedelta(hours=settings.token_ttl_hours))
+
+
 def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
     store = store or EventStore(settings.event_store_env())
     service = CommandService(Deps(store, settings.policy()))
-    tokens = TokenCodec(settings.secret_key.get_secret_value(), timedelta(hours=settings.token_ttl_hours))
-    return Container(settings, store, service, tokens)
+    return Container(settings, store, service, token_codec(settings))
 
 
 def create_app(container: Container) -> FastAPI:

@@ -1,0 +1,76 @@
+"""Shared fixtures: a fresh SQLite event store per test, the command service, a small department."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from aggregates.base import Context
+from aggregates.catalog import product_id
+from commands.deps import Deps
+from commands.service import CommandService
+from commands.store import EventStore
+from schemas.auth import Caller
+from schemas.catalog import ImportCatalog, ProductRecord
+from schemas.employees import AddToRotation, RegisterEmployee, Role
+from voronka.settings import Settings
+
+settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+HEAD = Caller(employee="boss", role=Role.HEAD_OF_SALES)
+MANAGERS = ("anna", "boris", "vera")
+SITE = Caller(employee="system:site", role=Role.INTEGRATION)
+PRODUCTS = [f"prod-{i}" for i in range(8)]
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def manager(name: str) -> Caller:
+    return Caller(employee=name, role=Role.MANAGER)
+
+
+def ctx(actor: str = "boss", role: Role = Role.HEAD_OF_SALES, at: datetime = NOW) -> Context:
+    return Context(actor, role, at)
+
+
+def product(i: int):
+    return product_id(PRODUCTS[i])
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path)
+
+
+@pytest.fixture
+def store(app_settings: Settings) -> Iterator[EventStore]:
+    store = EventStore(app_settings.event_store_env())
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def service(store: EventStore, app_settings: Settings) -> CommandService:
+    return CommandService(Deps(store, app_settings.policy()))
+
+
+def seed_department(service: CommandService) -> None:
+    """A head of sales, three managers in the rotation, and a catalog of eight products."""
+    service.handle(RegisterEmployee(employee_id="boss", name="Борис Главный", role=Role.HEAD_OF_SALES), HEAD)
+    for name in MANAGERS:
+        service.handle(RegisterEmployee(employee_id=name, name=name.title(), role="manager", sales_profile="universal"), HEAD)
+        service.handle(AddToRotation(employee_id=name), HEAD)
+    records = [ProductRecord(onec_id=p, name=f"Шприц {i} мл", registry_code="РЗН 2019/8827") for i, p in enumerate(PRODUCTS)]
+    service.handle(ImportCatalog(source="test", records=records), HEAD)
+
+
+@pytest.fixture
+def department(service: CommandService) -> CommandService:
+    seed_department(service)
+    return service

@@ -1,0 +1,167 @@
+"""The `voronka` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import track
+
+from schemas.auth import Caller
+from schemas.employees import Role
+from voronka.logging import configure_logging
+from voronka.settings import Settings
+
+app = typer.Typer(help="Voronka: an event-sourced sales pipeline.", no_args_is_help=True)
+schemas_app = typer.Typer(help="The event contract as JSON Schema.", no_args_is_help=True)
+import_app = typer.Typer(help="Import reference data from 1C.", no_args_is_help=True)
+export_app = typer.Typer(help="Export data for 1C.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+console = Console()
+err = Console(stderr=True)
+
+ONE_C = Caller(employee="system:1c", role=Role.INTEGRATION)
+
+
+def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            err.print(f"[red]configuration error[/red] VORONKA_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve() -> None:
+    """Serve the HTTP API (commands, OpenAPI at /docs)."""
+    import uvicorn
+
+    from voronka.wiring import bootstrap, create_app
+
+    settings = load_settings()
+    uvicorn.run(create_app(bootstrap(settings)), host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="A fresh directory for the demo data")] = Path("var/demo"),
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API after seeding")] = True,
+) -> None:
+    """Seed a realistic sales department into a fresh data directory and serve the API."""
+    import os
+
+    from voronka.demo import run_demo
+
+    os.environ["VORONKA_DATA_DIR"] = str(data_dir)
+    run_demo(load_settings(), console, serve_api)
+
+
+@app.command()
+def token(
+    employee: Annotated[str, typer.Option(help="Employee id, or system:<integration>")],
+    role: Annotated[Role, typer.Option(help="Role carried by the token")],
+    hours: Annotated[int | None, typer.Option(help="Lifetime; defaults to VORONKA_TOKEN_TTL_HOURS")] = None,
+) -> None:
+    """Issue a signed API token."""
+    from datetime import timedelta
+
+    from pydantic import ValidationError
+
+    from voronka.wiring import token_codec
+
+    try:
+        print(token_codec(load_settings()).issue(employee, role, timedelta(hours=hours) if hours else None))
+    except ValidationError:
+        fail(f"'{employee}' is not an employee id (lower-case login) or system:<integration>")
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Annotated[Path, typer.Argument(help="Where to write the JSON Schemas")]) -> None:
+    """Write the JSON Schema of every event, command and the message envelope."""
+    from voronka.schema_export import export_schemas
+
+    written = export_schemas(directory)
+    console.print(f"wrote {len(written)} schemas to {directory}")
+
+
+@import_app.command("catalog")
+def import_catalog(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Import the product catalog from 1C (CommerceML 2 import.xml or CSV). Safe to repeat."""
+    from commands.onec_formats import FileFormatError, parse_catalog
+    from schemas.catalog import ImportCatalog
+    from voronka.wiring import bootstrap
+
+    try:
+        records = parse_catalog(file.read_bytes())
+    except FileFormatError as exc:
+        fail(f"{file}: {exc}")
+    container = bootstrap(load_settings())
+    report = container.service.handle(ImportCatalog(source=file.name, records=records), ONE_C).report or {}
+    for key in ("listed", "updated", "restored", "archived"):
+        console.print(f"{key:>9}: {len(report[key])}")
+    console.print(f"unchanged: {report['unchanged']}")
+    missing = report["without_registry_code"]
+    if missing:
+        console.print(f"[yellow]{len(missing)} products have no registry code:[/yellow] {', '.join(missing)}")
+
+
+@import_app.command("counterparties")
+def import_counterparties(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Import counterparties from 1C (CommerceML 2 Контрагенты or CSV); existing INN+KPP are skipped."""
+    from aggregates.errors import ConflictError, DomainError
+    from commands.onec_formats import FileFormatError, parse_counterparties
+    from schemas.counterparties import RegisterCounterparty
+    from voronka.wiring import bootstrap
+
+    try:
+        records = parse_counterparties(file.read_bytes())
+    except FileFormatError as exc:
+        fail(f"{file}: {exc}")
+    service = bootstrap(load_settings()).service
+    created = skipped = 0
+    for record in track(records, description="importing", console=err):
+        try:
+            service.handle(RegisterCounterparty(counterparty=record), ONE_C)
+            created += 1
+        except ConflictError:
+            skipped += 1
+        except DomainError as exc:
+            fail(f"{record.name} (INN {record.inn}): {exc.message}")
+    console.print(f"created {created}, already known {skipped}")
+
+
+@export_app.command("counterparties")
+def export_counterparties(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; stdout if omitted")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or commerceml")] = "csv",
+) -> None:
+    """Export counterparties for 1C (CSV or CommerceML 2 Контрагенты)."""
+    from commands.onec_formats import export_counterparties_commerceml, export_counterparties_csv
+    from voronka.onec_export import counterparties_for_export
+    from voronka.wiring import bootstrap
+
+    writers = {"csv": export_counterparties_csv, "commerceml": export_counterparties_commerceml}
+    if fmt not in writers:
+        fail(f"--format must be one of: {', '.join(writers)}")
+    rows = counterparties_for_export(bootstrap(load_settings()).store)
+    data = writers[fmt](rows)
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+        err.print(f"wrote {len(rows)} counterparties to {output}")
