@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,10 @@ HEAD_OF_SALES = "role:head_of_sales"
 def stable_id(kind: str, key: str) -> UUID:
     """A deterministic aggregate id for a natural key: creating it twice conflicts on version 1."""
     return uuid.uuid5(NAMESPACE, f"{kind}:{key}")
+
+
+class ForeignEventError(TypeError):
+    """An event of another kind of aggregate: the id belongs to something else."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class Aggregate:
             raise ValueError(f"event version {event.originator_version} does not follow {self.version}")
         handler = self.handlers.get(type(event.payload))
         if handler is None:
-            raise TypeError(f"{type(self).__name__} cannot apply {type(event.payload).__name__}")
+            raise ForeignEventError(f"{type(self).__name__} cannot apply {type(event.payload).__name__}")
         handler(self, event.payload)
         self.version = event.originator_version
 
@@ -108,6 +113,16 @@ class Aggregate:
     @on(NotificationRequested)
     def _notification_requested(self, e: NotificationRequested) -> None:
         """Requests a side effect; changes no state."""
+
+    def __deepcopy__(self, memo: dict) -> Self:
+        """The repository copies cached aggregates before each command. State holds immutable values
+        (strings, UUIDs, Decimals, frozen models) in lists, sets and dicts, so copying the containers is enough.
+        """
+        clone = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, list | set | dict):
+                setattr(clone, name, value.copy())
+        return clone
 
     def collect_events(self) -> list[Event]:
         events, self._pending = self._pending, []

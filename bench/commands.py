@@ -170,6 +170,16 @@ def run_baseline(transactions, directory: str, queue: mp.Queue) -> None:
     queue.put((len(transactions) / elapsed, peak_rss_mb()))
 
 
+def run_ceiling(count: int, directory: str, queue: mp.Queue) -> None:
+    """The machine's ceiling: the bare library saving one trivial new aggregate per transaction."""
+    os.sched_setaffinity(0, {0})
+    app = Application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{directory}/ceiling.sqlite"})
+    started = time.perf_counter()
+    for _ in range(count):
+        app.save(Bare(id=uuid.uuid4(), data={}))
+    queue.put((count / (time.perf_counter() - started), peak_rss_mb()))
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -199,6 +209,9 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=5000, help="registrations in scenario (a)")
     parser.add_argument("--lifecycles", type=int, default=300, help="full lifecycles in scenario (b)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        ceiling, _ = in_process(run_ceiling, args.leads, directory)
+    print(f"machine ceiling: bare eventsourcing, one trivial event per transaction: {ceiling:,.0f} saves/s")
     print(f"{'scenario':<22}{'voronka cmd/s':>14}{'baseline cmd/s':>16}{'ratio':>8}{'peak RSS MB':>13}")
     for name, count in (("register", args.leads), ("lifecycle", args.lifecycles)):
         r = scenario(name, count)

@@ -15,6 +15,7 @@ from aggregates.policy import require_code
 from aggregates.roster import ROSTER_ID, Roster
 from commands.counterparties import new_counterparty
 from commands.deps import Deps, Outcome
+from commands.store import ConcurrencyError
 from schemas.counterparties import ContactPerson
 from schemas.leads import (
     AssignmentRoute,
@@ -58,15 +59,18 @@ def register_interest(cmd: RegisterInterest, ctx: Context, deps: Deps) -> Outcom
     if is_employee(received_by):
         deps.employee("received_by", received_by)
     lead_id = Lead.id_for_external_ref(cmd.channel, cmd.external_ref) if cmd.external_ref else uuid4()
-    if cmd.external_ref and deps.store.load(Lead, lead_id) is not None:
-        return replayed_registration(deps, lead_id)
     fields = {name: getattr(cmd, name) for name in InterestRegistered.model_fields if name != "received_by"}
     lead = Lead.register(ctx, lead_id, InterestRegistered(received_by=received_by, **fields))
     by_phone = deps.lookups(phone=cmd.contact.phone)
     roster = distribute(ctx, deps, lead, [*by_phone, *deps.lookups(email=cmd.contact.email, inn=cmd.contact.inn)])
     for lookup in by_phone:  # so that calls from this number find the lead
         lookup.add(ctx, "lead", lead_id)
-    return deps.save(lead, *roster, *by_phone)
+    try:
+        return deps.save(lead, *roster, *by_phone)
+    except ConcurrencyError:  # a repeated external_ref collides on the lead's derived id
+        if cmd.external_ref and deps.store.load(Lead, lead_id) is not None:
+            return replayed_registration(deps, lead_id)
+        raise
 
 
 def replayed_registration(deps: Deps, lead_id: UUID) -> Outcome:

@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError
 
-from aggregates.base import Aggregate, Event
+from aggregates.base import Aggregate, Event, ForeignEventError
 from aggregates.errors import NotFoundError
 from commands.mapper import EventMapper
 
@@ -46,10 +46,12 @@ class EventStore:
         return self.app.recorder
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate, or None when the id is unknown or belongs to another kind of aggregate."""
         try:
-            return self.app.repository.get(aggregate_id, projector_func=cls.replay)
-        except AggregateNotFoundError:
+            aggregate = self.app.repository.get(aggregate_id, projector_func=cls.replay)
+        except (AggregateNotFoundError, ForeignEventError):
             return None
+        return aggregate if isinstance(aggregate, cls) else None
 
     def get(self, cls: type[A], aggregate_id: UUID, kind: str | None = None) -> A:
         aggregate = self.load(cls, aggregate_id)

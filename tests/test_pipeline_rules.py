@@ -215,3 +215,16 @@ def test_a_disqualified_lead_gets_a_farewell_survey_and_spam_gets_none(departmen
     department.handle(l.MarkLeadSpam(lead_id=spam.id), manager(store.get(Lead, UUID(spam.id)).holder))
     surveys = [ev.payload for _, ev in store.read(topics=["SurveyRequested"])]
     assert [(s.subject_id, s.kind) for s in surveys] == [(UUID(lead.id), "farewell")]
+
+
+def test_an_id_of_another_kind_of_record_is_not_found(department, store, app_settings):
+    from aggregates.errors import NotFoundError
+    from commands.store import EventStore
+
+    counterparty = new_counterparty(department)
+    store.get(Need, UUID(department.handle(n.RegisterNeed(counterparty_id=counterparty, items=need_items(0)), manager("anna")).id))
+    with pytest.raises(NotFoundError):
+        department.handle(l.QualifyLead(lead_id=counterparty), manager("anna"))  # cached as a Counterparty
+    with pytest.raises(InvalidValueError, match="unknown lead"):
+        department.handle(n.RegisterNeed(counterparty_id=counterparty, lead_id=counterparty, items=need_items(1)), manager("anna"))
+    assert EventStore(app_settings.event_store_env()).load(Lead, counterparty) is None  # not cached: replay refuses
