@@ -1,6 +1,5 @@
 """Bearer tokens: signed (HS256), with expiry, carrying the employee id and role."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
