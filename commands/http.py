@@ -62,7 +62,7 @@ def build_router(service: CommandService, authenticate: Callable[..., Caller]) -
         try:
             records = parse_catalog(await request.body())
         except FileFormatError as exc:
-            raise InvalidValueError("body", str(exc)) from None
+            raise InvalidValueError("file", str(exc)) from None
         return await run_in_threadpool(service.handle, ImportCatalog(source=source, records=records), caller)
 
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import partial
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from schemas.auth import Caller
 from schemas.catalog import ImportCatalog
 from schemas.employees import AddToRotation, RegisterEmployee, Role
 from schemas.leads import QualifyLead, RecordContactAttempt, RegisterInterest
+from voronka.logging import configure_logging
 from voronka.settings import Settings
 
 SAMPLE_CATALOG = Path(__file__).parent / "data" / "sample_catalog.xml"
@@ -72,21 +74,24 @@ def run_demo(settings: Settings, console: Console, serve: bool) -> None:
     if settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)
     container = bootstrap(settings)
+    configure_logging("warning", settings.log_json)  # the seed's thousands of commands stay quiet
     seed(container.service, random.Random(2026))
+    configure_logging(settings.log_level, settings.log_json)
     url = f"http://{settings.host}:{settings.port}"
     head = container.tokens.issue("rop", Role.HEAD_OF_SALES)
     manager = container.tokens.issue("ivanova", Role.MANAGER)
-    console.print(f"\n[bold]Voronka demo[/bold] — data in {settings.data_dir}, {container.store.max_position()} events")
-    console.print(f"API: {url}   OpenAPI: {url}/docs\n")
-    console.print(f"Head of sales token (rop):\n  {head}\nManager token (ivanova):\n  {manager}\n")
-    console.print("Try:")
-    console.print(f"  curl -s {url}/health")
-    console.print(
+    say = partial(console.print, soft_wrap=True)  # tokens and commands must stay copyable
+    say(f"\n[bold]Voronka demo[/bold] — data in {settings.data_dir}, {container.store.max_position()} events")
+    say(f"API: {url}   OpenAPI: {url}/docs\n")
+    say(f"Head of sales token (rop):\n  {head}\nManager token (ivanova):\n  {manager}\n")
+    say("Try:")
+    say(f"  curl -s {url}/health")
+    say(
         f"  curl -s -X POST {url}/commands/register-interest -H 'Authorization: Bearer {manager}' "
         "-H 'Content-Type: application/json' "
         """-d '{"channel":"inbound_call","contact":{"name":"Иван","phone":"+7 916 000-00-00"},"message":"Нужны шприцы"}'"""
     )
-    console.print(f"  curl -s {url}/openapi.json -o openapi.json\n")
+    say(f"  curl -s {url}/openapi.json -o openapi.json\n")
     if serve:
         import uvicorn
 
