@@ -40,3 +40,38 @@ def test_production_refuses_the_development_secret():
 def test_schemas_export_command(tmp_path):
     result = runner.invoke(app, ["schemas", "export", str(tmp_path / "out")])
     assert result.exit_code == 0 and (tmp_path / "out" / "envelope.json").exists()
+
+
+def test_catalog_import_is_idempotent_and_a_malformed_file_changes_nothing(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "voronka" / "data" / "sample_catalog.xml"
+    monkeypatch.setenv("VORONKA_DATA_DIR", str(tmp_path))
+    first = runner.invoke(app, ["import", "catalog", str(sample)])
+    assert first.exit_code == 0 and "listed: 200" in first.output and "9 products have no registry code" in first.output
+    again = runner.invoke(app, ["import", "catalog", str(sample)])
+    assert again.exit_code == 0 and "unchanged: 200" in again.output and "listed: 0" in again.output
+
+    broken = tmp_path / "broken.xml"
+    broken.write_text(sample.read_text(encoding="utf-8").replace("</Товары>", "", 1), encoding="utf-8")
+    result = runner.invoke(app, ["import", "catalog", str(broken)])
+    assert result.exit_code == 1 and "line" in result.output and "Traceback" not in result.output
+    assert last_position(tmp_path) == 201  # 200 products and one import record; the rest changed nothing
+
+
+def last_position(data_dir) -> int:
+    from commands.store import EventStore
+
+    return EventStore(Settings(data_dir=data_dir).event_store_env()).max_position()
+
+
+def test_counterparties_round_trip_through_1c_files(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "voronka" / "data" / "sample_counterparties.xml"
+    monkeypatch.setenv("VORONKA_DATA_DIR", str(tmp_path))
+    assert "created 20" in runner.invoke(app, ["import", "counterparties", str(sample)]).output
+    assert "already known 20" in runner.invoke(app, ["import", "counterparties", str(sample)]).output
+    out = tmp_path / "to-1c.csv"
+    assert runner.invoke(app, ["export", "counterparties", "-o", str(out)]).exit_code == 0
+    assert len(out.read_text(encoding="utf-8-sig").strip().splitlines()) == 21
