@@ -1,0 +1,15 @@
+FROM python:3.11-slim
+WORKDIR /app
+RUN pip install --no-cache-dir uv
+COPY pyproject.toml uv.lock README.md ./
+COPY aggregates aggregates
+COPY commands commands
+COPY consumers consumers
+COPY projections projections
+COPY read_api read_api
+COPY schemas schemas
+COPY voronka voronka
+RUN uv sync --locked --no-dev
+ENV PATH="/app/.venv/bin:$PATH" VORONKA_HOST=0.0.0.0 VORONKA_DATA_DIR=/data
+EXPOSE 8000
+CMD ["voronka", "serve"]
