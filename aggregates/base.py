@@ -128,10 +128,6 @@ class Aggregate:
         events, self._pending = self._pending, []
         return events
 
-    @property
-    def is_new(self) -> bool:
-        return self.version == len(self._pending)
-
     @classmethod
     def blank(cls, id: UUID) -> Self:
         agg = cls.__new__(cls)

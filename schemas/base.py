@@ -66,10 +66,6 @@ PersonalEmail = Annotated[str, AfterValidator(_check_email), PersonalData(), _pe
 PersonalPhone = Annotated[str, AfterValidator(_normalise_phone), PersonalData(), _personal]
 
 
-def is_personal(annotation_metadata: list[Any]) -> bool:
-    return any(isinstance(m, PersonalData) for m in annotation_metadata)
-
-
 # --- identifiers and common values ---------------------------------------------------------
 
 EmployeeId = Annotated[
