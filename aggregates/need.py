@@ -81,6 +81,7 @@ class Need(Aggregate):
         return True
 
     def dismiss_alert(self, ctx: Context, alert_id: UUID, comment: str) -> None:
+        self._require_open("dismiss an alert")
         self._require_owner_or_head(ctx, "dismiss alerts on")
         if alert_id not in self.alerts:
             raise ConflictError(f"alert {alert_id} is not on need {self.number}")

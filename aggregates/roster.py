@@ -13,7 +13,7 @@ ROSTER_ID = stable_id("roster", "sales")
 
 
 class Roster(Aggregate):
-    """Members in roster order; `next_index` is where the search for the next assignee starts."""
+    """Members in roster order; the search for the next assignee starts at `next_index` (modulo the size)."""
 
     def __init__(self) -> None:
         super().__init__(ROSTER_ID)
@@ -73,8 +73,6 @@ class Roster(Aggregate):
         self.away.discard(e.employee_id)
         if index < self.next_index:
             self.next_index -= 1
-        if self.next_index >= len(self.members):
-            self.next_index = 0
 
     @on(MarkedAway)
     def _marked_away(self, e: MarkedAway) -> None:
@@ -86,4 +84,5 @@ class Roster(Aggregate):
 
     @on(RotationAdvanced)
     def _rotation_advanced(self, e: RotationAdvanced) -> None:
-        self.next_index = (self.members.index(e.assignee) + 1) % len(self.members)
+        # Not wrapped here: someone who joins after the last assignee is next in roster order.
+        self.next_index = self.members.index(e.assignee) + 1
