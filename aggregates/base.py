@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Callable, ClassVar, Self
 from uuid import UUID
 
-from schemas.base import EventPayload
+from schemas.base import Event, EventPayload
 from schemas.employees import Role
 from schemas.notifications import NotificationKind, NotificationRequested
 
@@ -42,22 +42,6 @@ class Context:
     @property
     def employee(self) -> str | None:
         return None if self.actor.startswith("system:") else self.actor
-
-
-@dataclass(frozen=True)
-class Event:
-    """One stored fact. `recorded_at` is set by the store when it accepts the event."""
-
-    originator_id: UUID
-    originator_version: int
-    occurred_at: datetime
-    actor: str
-    payload: EventPayload
-    recorded_at: datetime | None = None
-
-    @property
-    def type(self) -> str:
-        return type(self.payload).__name__
 
 
 def on(payload_type: type[EventPayload]) -> Callable[[Callable], Callable]:

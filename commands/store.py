@@ -100,6 +100,11 @@ class EventStore:
                 return
             start = notifications[-1].id + 1
 
+    def read_batch(self, after: int, limit: int) -> list[tuple[int, Event]]:
+        """At most `limit` events after a position, in the global order."""
+        notifications = self.app.recorder.select_notifications(after + 1, limit)
+        return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+
     def max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
@@ -120,6 +122,22 @@ class EventPayload(Model):
         if cls.__name__ in EVENT_TYPES:
             raise TypeError(f"event type {cls.__name__} is defined twice")
         EVENT_TYPES[cls.__name__] = cls
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stored fact. `recorded_at` is set by the store when it accepts the event."""
+
+    originator_id: UUID
+    originator_version: int
+    occurred_at: datetime
+    actor: str
+    payload: EventPayload
+    recorded_at: datetime | None = None
+
+    @property
+    def type(self) -> str:
+        return type(self.payload).__name__
 
 
 class Command(Model):
