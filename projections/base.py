@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.sql import Executable
@@ -15,6 +16,11 @@ from sqlalchemy.sql import Executable
 from schemas.base import Event, EventPayload
 
 Handler = Callable[[Event], Iterable[Executable]]
+
+
+def utc(moment: datetime) -> datetime:
+    """Times are stored in UTC without a zone, the same in every database."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass

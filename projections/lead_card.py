@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, update
 from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection
+from projections.base import Projection, utc
 from schemas.base import Event
 from schemas.leads import (
     ContactAttempted,
@@ -56,7 +56,7 @@ def newer(event: Event):
 
 def change(event: Event, **values):
     """Apply the event's values and record its version; conditional statements must come before it."""
-    return [newer(event).values(version=event.originator_version, last_activity_at=event.occurred_at, **values)]
+    return [newer(event).values(version=event.originator_version, last_activity_at=utc(event.occurred_at), **values)]
 
 
 @on(InterestRegistered)
@@ -67,7 +67,7 @@ def _registered(event: Event):
         lead_id=event.originator_id, version=event.originator_version, channel=e.channel,
         source_detail=e.source_detail, contact_name=e.contact.name, contact_email=e.contact.email,
         contact_phone=e.contact.phone, company=e.contact.company, status="assigned" if human else "new",
-        holder=e.received_by if human else None, registered_at=event.occurred_at, last_activity_at=event.occurred_at,
+        holder=e.received_by if human else None, registered_at=utc(event.occurred_at), last_activity_at=utc(event.occurred_at),
     )  # fmt: skip
     return [insert(cards).values(**row).on_conflict_do_nothing()]
 
@@ -99,7 +99,7 @@ def _call_logged(event: Event):
 
 def _contacted(event: Event):
     """The first contact attempt is kept: speed to lead = first_contact_at - registered_at."""
-    first = newer(event).where(cards.c.first_contact_at.is_(None)).values(first_contact_at=event.occurred_at)
+    first = newer(event).where(cards.c.first_contact_at.is_(None)).values(first_contact_at=utc(event.occurred_at))
     return [first, *_status_if(event, "assigned", "in_progress"), *change(event)]
 
 

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def read_model_url(self) -> str:
+        """Read models live in their own database, apart from the event store."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'read.sqlite'}"
+
+    @property
     def event_store_path(self) -> Path:
         return self.data_dir / "events.sqlite"
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import create_engine
 
 from aggregates.errors import (
     ConflictError,
@@ -21,10 +24,18 @@ from commands import http as command_http
 from commands.deps import Deps
 from commands.service import CommandService
 from commands.store import EventStore, StoreBusyError
+from consumers.runner import ProjectionRunner
+from projections.audit import LeadAuditProjection
+from projections.lead_card import LeadCardProjection
+from read_api import leads as lead_routes
+from read_api.consistency import Consistency
 from voronka.security import TokenCodec, authenticator
 from voronka.settings import Settings
 
 log = structlog.get_logger("voronka.http")
+
+
+PROJECTIONS = [LeadCardProjection, LeadAuditProjection]
 
 
 @dataclass
@@ -33,6 +44,10 @@ class Container:
     store: EventStore
     service: CommandService
     tokens: TokenCodec
+    runner: ProjectionRunner
+
+    def projected_position(self) -> int:
+        return min(self.runner.position(p) for p in self.runner.projections)
 
 
 def token_codec(settings: Settings) -> TokenCodec:
@@ -42,7 +57,29 @@ def token_codec(settings: Settings) -> TokenCodec:
 def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
     store = store or EventStore(settings.event_store_env())
     service = CommandService(Deps(store, settings.policy()))
-    return Container(settings, store, service, token_codec(settings))
+    runner = ProjectionRunner(create_engine(settings.read_model_url), store.read_batch, PROJECTIONS)
+    return Container(settings, store, service, token_codec(settings), runner)
+
+
+def follow_the_log(runner: ProjectionRunner, stop: threading.Event, interval: float = 0.05) -> None:
+    """The embedded mode's projection loop: catch up, then poll the log for new events."""
+    while not stop.is_set():
+        try:
+            if not runner.run_once():
+                stop.wait(interval)
+        except Exception:
+            log.exception("projection_runner_failed")
+            stop.wait(1.0)
+
+
+@asynccontextmanager
+async def embedded_projections(app: FastAPI):
+    stop = threading.Event()
+    thread = threading.Thread(target=follow_the_log, args=(app.state.container.runner, stop), daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
 
 
 def create_app(container: Container) -> FastAPI:
@@ -50,8 +87,13 @@ def create_app(container: Container) -> FastAPI:
         title="Voronka",
         version="0.1.0",
         description="Event-sourced sales pipeline: commands in, immutable events out.",
+        lifespan=embedded_projections,
     )
-    app.include_router(command_http.build_router(container.service, authenticator(container.tokens)))
+    app.state.container = container
+    authenticate = authenticator(container.tokens)
+    app.include_router(command_http.build_router(container.service, authenticate))
+    consistency = Consistency(container.projected_position)
+    app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
     add_error_handlers(app)
 
     @app.get("/health", tags=["ops"])
