@@ -76,6 +76,8 @@ def run_demo(settings: Settings, console: Console, serve: bool) -> None:
     container = bootstrap(settings)
     configure_logging("warning", settings.log_json)  # the seed's thousands of commands stay quiet
     seed(container.service, random.Random(2026))
+    container.runner.run_until_caught_up()
+    first_lead = next(event.originator_id for _, event in container.store.read(topics=["InterestRegistered"]))
     configure_logging(settings.log_level, settings.log_json)
     url = f"http://{settings.host}:{settings.port}"
     head = container.tokens.issue("rop", Role.HEAD_OF_SALES)
@@ -91,7 +93,7 @@ def run_demo(settings: Settings, console: Console, serve: bool) -> None:
         "-H 'Content-Type: application/json' "
         """-d '{"channel":"inbound_call","contact":{"name":"Иван","phone":"+7 916 000-00-00"},"message":"Нужны шприцы"}'"""
     )
-    say(f"  curl -s {url}/openapi.json -o openapi.json\n")
+    say(f"  curl -s {url}/leads/{first_lead}/audit -H 'Authorization: Bearer {head}'\n")
     if serve:
         import uvicorn
 
