@@ -75,3 +75,13 @@ def test_counterparties_round_trip_through_1c_files(monkeypatch, tmp_path):
     out = tmp_path / "to-1c.csv"
     assert runner.invoke(app, ["export", "counterparties", "-o", str(out)]).exit_code == 0
     assert len(out.read_text(encoding="utf-8-sig").strip().splitlines()) == 21
+
+
+def test_projections_status_shows_position_and_lag(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "voronka" / "data" / "sample_catalog.xml"
+    monkeypatch.setenv("VORONKA_DATA_DIR", str(tmp_path))
+    runner.invoke(app, ["import", "catalog", str(sample)])
+    result = runner.invoke(app, ["projections", "status"])
+    assert result.exit_code == 0 and "lead_card" in result.output and "201" in result.output  # nothing projected yet

@@ -22,6 +22,8 @@ export_app = typer.Typer(help="Export data for 1C.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+projections_app = typer.Typer(help="Read models built from the events.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
 console = Console()
 err = Console(stderr=True)
 
@@ -88,6 +90,22 @@ def token(
         print(token_codec(load_settings()).issue(employee, role, timedelta(hours=hours) if hours else None))
     except ValidationError:
         fail(f"'{employee}' is not an employee id (lower-case login) or system:<integration>")
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each projection's version, position and lag behind the event store."""
+    from rich.table import Table
+
+    from voronka.wiring import bootstrap
+
+    container = bootstrap(load_settings())
+    head = container.store.max_position()
+    table = Table("projection", "version", "position", "lag")
+    for projection in container.runner.projections:
+        position = container.runner.position(projection)
+        table.add_row(projection.name, str(projection.version), str(position), str(head - position))
+    console.print(table)
 
 
 @schemas_app.command("export")
