@@ -36,26 +36,30 @@ class ProjectionRunner:
             return conn.execute(query).scalar() or 0
 
     def run_once(self, batch_size: int = 1000) -> int:
-        """Apply at most one batch to every projection; answers how many events were applied."""
-        return sum(self._advance(projection, batch_size) for projection in self.projections)
+        """Read one batch of the log once and apply it to every projection behind it, in one transaction.
+
+        Answers how many events were read (0 when every projection has caught up).
+        """
+        positions = {p.name: self.position(p) for p in self.projections}
+        events = self.read_batch(min(positions.values(), default=0), batch_size)
+        if not events or events[-1][0] <= min(positions.values()):
+            return 0
+        last = events[-1][0]
+        with self.engine.begin() as conn:
+            for projection in self.projections:
+                for position, event in events:
+                    if position > positions[projection.name]:
+                        for statement in projection.changes(event):
+                            conn.execute(statement)
+                reached = max(last, positions[projection.name])
+                conn.execute(
+                    insert(tracking)
+                    .values(projection=projection.name, version=projection.version, position=reached)
+                    .on_conflict_do_update(index_elements=["projection", "version"], set_={"position": reached})
+                )
+        log.debug("projection_advanced", position=last, events=len(events))
+        return len(events)
 
     def run_until_caught_up(self, batch_size: int = 1000) -> None:
         while self.run_once(batch_size):
             pass
-
-    def _advance(self, projection: Projection, batch_size: int) -> int:
-        events = self.read_batch(self.position(projection), batch_size)
-        if not events:
-            return 0
-        with self.engine.begin() as conn:
-            for _, event in events:
-                for statement in projection.changes(event):
-                    conn.execute(statement)
-            last = events[-1][0]
-            conn.execute(
-                insert(tracking)
-                .values(projection=projection.name, version=projection.version, position=last)
-                .on_conflict_do_update(index_elements=["projection", "version"], set_={"position": last})
-            )
-        log.debug("projection_advanced", projection=projection.name, position=last, events=len(events))
-        return len(events)

@@ -134,3 +134,19 @@ def test_a_crash_mid_batch_leaves_tables_and_position_in_step(department, store,
     clean = ProjectionRunner(engine_at(tmp_path / "clean.sqlite"), store.read_batch, [LeadCardProjection])
     clean.run_until_caught_up()
     assert table_rows(engine) == table_rows(clean.engine) and len(table_rows(engine)) == 10
+
+
+def test_a_projection_added_later_catches_up_without_moving_the_others(department, store, tmp_path):
+    from projections.audit import LeadAuditProjection, chain
+
+    for i in range(5):
+        department.handle(l.RegisterInterest(channel="email", contact={"email": f"c{i}@x.ru"}), SITE)
+    engine = engine_at(tmp_path / "read.sqlite")
+    ProjectionRunner(engine, store.read_batch, [LeadCardProjection]).run_until_caught_up(batch_size=7)
+    cards_before = table_rows(engine)
+    both = ProjectionRunner(engine, store.read_batch, [LeadCardProjection, LeadAuditProjection])
+    both.run_until_caught_up(batch_size=7)
+    assert table_rows(engine) == cards_before
+    assert both.position(LeadAuditProjection) == both.position(LeadCardProjection) == store.max_position()
+    with engine.connect() as conn:
+        assert len(conn.execute(select(chain)).all()) == 10  # registration + assignment per lead
