@@ -276,6 +276,15 @@ class DealMachine(RuleBasedStateMachine):
             self.send_documents(actor)
         elif m.stage == "lost":
             self.reopen(HEAD)
+        elif m.stage == "closing_documents":
+            # sign, pay or try to win, in any order: winning too early must be refused
+            step = data.draw(st.sampled_from(["win"] + ["sign"] * (not m.signed) + ["pay"] * (m.outstanding > 0)), label="step")
+            if step == "sign":
+                self.sign_contract(actor)
+            elif step == "pay":
+                self.pay(actor, m.outstanding)
+            else:
+                self.win(actor)
         elif m.stage in FROM_DOCUMENTS and not m.signed and (m.terms is PaymentTerms.POSTPAID or m.stage == "closing_documents"):
             self.sign_contract(actor)
         elif m.stage in ("documents", "closing_documents") and m.outstanding > 0:
@@ -293,8 +302,6 @@ class DealMachine(RuleBasedStateMachine):
             ])  # fmt: skip
         elif m.stage == "shipped":
             self.receive_closing_documents(actor)
-        elif m.stage == "closing_documents":
-            self.win(actor)
 
     def teardown(self) -> None:
         if hasattr(self, "deal"):

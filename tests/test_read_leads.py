@@ -70,3 +70,24 @@ def test_without_the_projections_running_a_token_query_answers_503(container):
     assert answer.status_code == 503 and "not yet" in answer.json()["detail"]
     bad = client.get(f"/leads/{lead['id']}", headers=auth(container, "boss", Role.HEAD_OF_SALES) | {"X-Consistency-Token": "???"})
     assert bad.status_code == 422
+
+
+def test_serving_runs_the_duplicate_check_and_conversion_waits_for_it(container):
+    import time
+
+    from aggregates.catalog import product_id
+    from tests.conftest import PRODUCTS
+
+    with TestClient(create_app(container)) as client:
+        boss = auth(container, "boss", Role.HEAD_OF_SALES)
+        cp = client.post("/commands/register-counterparty", headers=boss,
+                         json={"counterparty": {"inn": "7707083893", "kpp": "773601001", "name": "ООО Дилер"}, "owner": "anna"}).json()  # fmt: skip
+        items = [{"product_id": str(product_id(PRODUCTS[i])), "quantity": "1", "period": {"start": "2026-12-01", "end": "2026-12-31"}} for i in (0, 1)]
+        body = {"counterparty_id": cp["id"], "items": items}
+        client.post("/commands/register-need", json=body, headers=auth(container, "anna", Role.MANAGER))
+        second = client.post("/commands/register-need", json=body, headers=auth(container, "boris", Role.MANAGER)).json()
+        deadline = time.monotonic() + 5
+        while not list(container.store.read(topics=["DuplicateWorkFlagged"])) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refused = client.post("/commands/convert-need-to-deal", json={"need_id": second["id"]}, headers=auth(container, "boris", Role.MANAGER))
+    assert refused.status_code == 409 and "duplicate alert" in refused.json()["detail"]

@@ -24,6 +24,8 @@ from commands import http as command_http
 from commands.deps import Deps
 from commands.service import CommandService
 from commands.store import EventStore, StoreBusyError
+from consumers.duplicate_check import DuplicateCheck
+from consumers.process_runner import ProcessRunner
 from consumers.runner import ProjectionRunner
 from projections.audit import LeadAuditProjection
 from projections.lead_card import LeadCardProjection
@@ -45,6 +47,7 @@ class Container:
     service: CommandService
     tokens: TokenCodec
     runner: ProjectionRunner
+    processes: list[ProcessRunner]
 
     def projected_position(self) -> int:
         return min(self.runner.position(p) for p in self.runner.projections)
@@ -57,25 +60,33 @@ def token_codec(settings: Settings) -> TokenCodec:
 def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
     store = store or EventStore(settings.event_store_env())
     service = CommandService(Deps(store, settings.policy()))
-    runner = ProjectionRunner(create_engine(settings.read_model_url), store.read_batch, PROJECTIONS)
-    return Container(settings, store, service, token_codec(settings), runner)
+    engine = create_engine(settings.read_model_url)
+    runner = ProjectionRunner(engine, store.read_batch, PROJECTIONS)
+    duplicate_check = DuplicateCheck(service.handle, settings.similarity_threshold)
+    processes = [ProcessRunner(engine, store.read_batch, duplicate_check, "duplicate_check")]
+    return Container(settings, store, service, token_codec(settings), runner, processes)
 
 
-def follow_the_log(runner: ProjectionRunner, stop: threading.Event, interval: float = 0.05) -> None:
-    """The embedded mode's projection loop: catch up, then poll the log for new events."""
+def step(container: Container) -> int:
+    """One round of the embedded consumers: projections, then process managers."""
+    return container.runner.run_once() + sum(process.run_once() for process in container.processes)
+
+
+def follow_the_log(container: Container, stop: threading.Event, interval: float = 0.05) -> None:
+    """The embedded mode's consumer loop: catch up, then poll the log for new events."""
     while not stop.is_set():
         try:
-            if not runner.run_once():
+            if not step(container):
                 stop.wait(interval)
         except Exception:
-            log.exception("projection_runner_failed")
+            log.exception("consumer_loop_failed")
             stop.wait(1.0)
 
 
 @asynccontextmanager
 async def embedded_projections(app: FastAPI):
     stop = threading.Event()
-    thread = threading.Thread(target=follow_the_log, args=(app.state.container.runner, stop), daemon=True)
+    thread = threading.Thread(target=follow_the_log, args=(app.state.container, stop), daemon=True)
     thread.start()
     yield
     stop.set()
