@@ -236,7 +236,9 @@ class Deal(Aggregate):
         return True
 
     def flag_without_follow_up(self, ctx: Context) -> bool:
-        if not self.is_open or self.follow_ups or self.flagged_without_follow_up:
+        """An overdue follow-up is no longer a next step: only ones still ahead count."""
+        ahead = set(self.follow_ups) - self.overdue_flagged
+        if not self.is_open or ahead or self.flagged_without_follow_up:
             return False
         self._record(ctx, DealLeftWithoutFollowUp(owner=self.owner))
         self._notify(

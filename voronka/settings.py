@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     need_cancel_reasons: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_NEED_CANCEL_REASONS))
     deal_loss_reasons: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_DEAL_LOSS_REASONS))
     response_sla_minutes: int = Field(default=120, ge=1)
+    follow_up_grace_hours: int = Field(default=24, ge=1, description="An open deal may lack a next follow-up this long")
     similarity_threshold: float = Field(default=0.8, gt=0, le=1)
     business_timezone: str = "Europe/Moscow"
 

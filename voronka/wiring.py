@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from fastapi import FastAPI, Request
@@ -27,6 +27,7 @@ from commands.store import EventStore, StoreBusyError
 from consumers.duplicate_check import DuplicateCheck
 from consumers.process_runner import ProcessRunner
 from consumers.runner import ProjectionRunner
+from consumers.scheduler import Scheduler
 from projections.audit import LeadAuditProjection
 from projections.lead_card import LeadCardProjection
 from read_api import leads as lead_routes
@@ -48,6 +49,7 @@ class Container:
     tokens: TokenCodec
     runner: ProjectionRunner
     processes: list[ProcessRunner]
+    scheduler: Scheduler
 
     def projected_position(self) -> int:
         return min(self.runner.position(p) for p in self.runner.projections)
@@ -63,13 +65,22 @@ def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
     engine = create_engine(settings.read_model_url)
     runner = ProjectionRunner(engine, store.read_batch, PROJECTIONS)
     duplicate_check = DuplicateCheck(service.handle, settings.similarity_threshold)
-    processes = [ProcessRunner(engine, store.read_batch, duplicate_check, "duplicate_check")]
-    return Container(settings, store, service, token_codec(settings), runner, processes)
+    scheduler = Scheduler(
+        service.handle, timedelta(minutes=settings.response_sla_minutes), timedelta(hours=settings.follow_up_grace_hours)
+    )
+    processes = [
+        ProcessRunner(engine, store.read_batch, duplicate_check, "duplicate_check"),
+        ProcessRunner(engine, store.read_batch, scheduler, "scheduler"),
+    ]
+    return Container(settings, store, service, token_codec(settings), runner, processes, scheduler)
 
 
 def step(container: Container) -> int:
-    """One round of the embedded consumers: projections, then process managers."""
-    return container.runner.run_once() + sum(process.run_once() for process in container.processes)
+    """One round of the embedded consumers: projections, process managers, and once caught up, the clock."""
+    progressed = container.runner.run_once() + sum(process.run_once() for process in container.processes)
+    if not progressed:
+        container.scheduler.tick(datetime.now(UTC))
+    return progressed
 
 
 def follow_the_log(container: Container, stop: threading.Event, interval: float = 0.05) -> None:
