@@ -62,9 +62,11 @@ def service(store: EventStore, app_settings: Settings) -> CommandService:
 
 def seed_department(service: CommandService) -> None:
     """A head of sales, three managers in the rotation, and a catalog of eight products."""
-    service.handle(RegisterEmployee(employee_id="boss", name="Борис Главный", role=Role.HEAD_OF_SALES), HEAD)
+    service.handle(RegisterEmployee(employee_id="boss", name="Борис Главный", role=Role.HEAD_OF_SALES,
+                                    email="boss@voronka.test"), HEAD)  # fmt: skip
     for name in MANAGERS:
-        service.handle(RegisterEmployee(employee_id=name, name=name.title(), role="manager", sales_profile="universal"), HEAD)
+        service.handle(RegisterEmployee(employee_id=name, name=name.title(), role="manager", sales_profile="universal",
+                                        email=f"{name}@voronka.test"), HEAD)  # fmt: skip
         service.handle(AddToRotation(employee_id=name), HEAD)
     records = [ProductRecord(onec_id=p, name=f"Шприц {i} мл", registry_code="РЗН 2019/8827") for i, p in enumerate(PRODUCTS)]
     service.handle(ImportCatalog(source="test", records=records), HEAD)

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = False
 
+    smtp_host: str | None = Field(default=None, description="SMTP server for surveys and notifications")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    mail_from: str = "crm@voronka.local"
+    chat_webhook_url: str | None = Field(default=None, description="Team-chat webhook receiving notifications")
+
     channels: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_CHANNELS))
     disqualification_reasons: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_DISQUALIFICATION_REASONS))
     need_cancel_reasons: list[str] = Field(default_factory=lambda: list(defaults.DEFAULT_NEED_CANCEL_REASONS))

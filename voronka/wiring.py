@@ -25,6 +25,7 @@ from commands.deps import Deps
 from commands.service import CommandService
 from commands.store import EventStore, StoreBusyError
 from consumers.duplicate_check import DuplicateCheck
+from consumers.outbox import Deliverer, OutboxCollector, SmtpSender
 from consumers.process_runner import ProcessRunner
 from consumers.runner import ProjectionRunner
 from consumers.scheduler import Scheduler
@@ -50,6 +51,7 @@ class Container:
     runner: ProjectionRunner
     processes: list[ProcessRunner]
     scheduler: Scheduler
+    deliverer: Deliverer
 
     def projected_position(self) -> int:
         return min(self.runner.position(p) for p in self.runner.projections)
@@ -71,15 +73,29 @@ def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
     processes = [
         ProcessRunner(engine, store.read_batch, duplicate_check, "duplicate_check"),
         ProcessRunner(engine, store.read_batch, scheduler, "scheduler"),
+        ProcessRunner(engine, store.read_batch, OutboxCollector(engine, settings.chat_webhook_url), "outbox"),
     ]
-    return Container(settings, store, service, token_codec(settings), runner, processes, scheduler)
+    deliverer = Deliverer(engine, email_sender(settings))
+    return Container(settings, store, service, token_codec(settings), runner, processes, scheduler, deliverer)
+
+
+def email_sender(settings: Settings):
+    if settings.smtp_host:
+        return SmtpSender(settings.smtp_host, settings.smtp_port, settings.mail_from)
+
+    def unconfigured(*_: str) -> None:
+        raise RuntimeError("VORONKA_SMTP_HOST is not set: e-mail waits in the outbox")
+
+    return unconfigured
 
 
 def step(container: Container) -> int:
     """One round of the embedded consumers: projections, process managers, and once caught up, the clock."""
     progressed = container.runner.run_once() + sum(process.run_once() for process in container.processes)
     if not progressed:
-        container.scheduler.tick(datetime.now(UTC))
+        now = datetime.now(UTC)
+        container.scheduler.tick(now)
+        container.deliverer.deliver_due(now)
     return progressed
 
 
