@@ -392,3 +392,20 @@ def test_a_lost_deal_reopens_where_it_was_lost() -> None:
         deal.reopen(context("anna"), "вернулись")
     deal.reopen(context("boss"), "вернулись")
     assert deal.stage == "negotiation"
+
+
+def test_a_deal_is_won_only_with_a_signed_contract() -> None:
+    deal = deal_with_proposal(PaymentTerms.PREPAID)
+    deal.send_documents(context("anna"), "СЧ-1", "Д-1")
+    deal.record_payment(context("anna"), Decimal(100), TODAY, None)
+    deal.start_fulfilment(context("anna"), FulfilmentMode.OWN_STOCK, None)
+    deal.record_shipment(context("anna"), [ShipmentItem(product_id=PRODUCTS[0], quantity=Decimal(2))], TODAY, None)
+    deal.receive_closing_documents(context("anna"))
+    deal.collect_events()
+    with pytest.raises(InvalidTransitionError) as err:
+        deal.win(context("anna"))
+    assert err.value.allowed == sorted(["sign contract", "lose", "hand off", "schedule follow-up"])
+    assert deal.collect_events() == []
+    deal.sign_contract(context("anna"), TODAY)
+    deal.win(context("boss"))
+    assert deal.stage == "won"

@@ -30,8 +30,10 @@ from consumers.process_runner import ProcessRunner
 from consumers.runner import ProjectionRunner
 from consumers.scheduler import Scheduler
 from projections.audit import LeadAuditProjection
+from projections.catalog import CatalogProjection
+from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
-from read_api import leads as lead_routes
+from read_api import leads as lead_routes, needs as need_routes
 from read_api.consistency import Consistency
 from voronka.security import TokenCodec, authenticator
 from voronka.settings import Settings
@@ -39,7 +41,7 @@ from voronka.settings import Settings
 log = structlog.get_logger("voronka.http")
 
 
-PROJECTIONS = [LeadCardProjection, LeadAuditProjection]
+PROJECTIONS = [LeadCardProjection, LeadAuditProjection, NeedsProjection, CatalogProjection]
 
 
 @dataclass
@@ -132,6 +134,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(command_http.build_router(container.service, authenticate))
     consistency = Consistency(container.projected_position)
     app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
+    app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency))
     add_error_handlers(app)
 
     @app.get("/health", tags=["ops"])
