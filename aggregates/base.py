@@ -70,7 +70,7 @@ class Aggregate:
         self._pending: list[Event] = []
 
     def _record(self, ctx: Context, payload: EventPayload) -> None:
-        event = Event(self.id, self.version + 1, ctx.at, ctx.actor, payload)
+        event = Event(self.id, self.version + 1, ctx.at, ctx.actor, payload, self.aggregate_type())
         self._mutate(event)
         self._pending.append(event)
 
@@ -107,6 +107,10 @@ class Aggregate:
             if isinstance(value, list | set | dict):
                 setattr(clone, name, value.copy())
         return clone
+
+    @classmethod
+    def aggregate_type(cls) -> str:
+        return cls.__name__.lower()
 
     def collect_events(self) -> list[Event]:
         events, self._pending = self._pending, []

@@ -44,6 +44,7 @@ class EventMapper(Mapper):
             "occurred_at": domain_event.occurred_at.isoformat(),
             "recorded_at": (domain_event.recorded_at or datetime.now(UTC)).isoformat(),
             "actor": domain_event.actor,
+            "aggregate_type": domain_event.aggregate_type,
             "payload": payload.model_dump(mode="json"),
         }
         data = orjson.dumps(state)
@@ -68,5 +69,6 @@ class EventMapper(Mapper):
             occurred_at=datetime.fromisoformat(state["occurred_at"]),
             actor=state["actor"],
             payload=payload,
+            aggregate_type=state.get("aggregate_type", ""),
             recorded_at=datetime.fromisoformat(state["recorded_at"]),
         )

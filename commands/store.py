@@ -59,6 +59,10 @@ class EventStore:
             raise NotFoundError(kind or cls.__name__.lower(), aggregate_id)
         return aggregate
 
+    def positioned_history(self, aggregate_id: UUID) -> list[tuple[int, Event]]:
+        """One aggregate's events with their global positions (for audits and exports)."""
+        return [(self.position_of(aggregate_id, e.originator_version), e) for e in self.history(aggregate_id)]
+
     def history(self, aggregate_id: UUID, lte: int | None = None) -> list[Event]:
         """One aggregate's stored events, oldest first."""
         return list(self.app.events.get(aggregate_id, lte=lte))

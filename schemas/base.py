@@ -133,6 +133,7 @@ class Event:
     occurred_at: datetime
     actor: str
     payload: EventPayload
+    aggregate_type: str = ""  # lead, deal, need, ... (the class of the aggregate, lower-case)
     recorded_at: datetime | None = None
 
     @property

@@ -91,3 +91,27 @@ def test_serving_runs_the_duplicate_check_and_conversion_waits_for_it(container)
             time.sleep(0.02)
         refused = client.post("/commands/convert-need-to-deal", json={"need_id": second["id"]}, headers=auth(container, "boris", Role.MANAGER))
     assert refused.status_code == 409 and "duplicate alert" in refused.json()["detail"]
+
+
+def test_raw_events_of_a_lead_validate_against_the_envelope_and_respect_visibility(container, tmp_path):
+    import json
+
+    import jsonschema
+
+    from voronka.schema_export import export_schemas
+
+    export_schemas(tmp_path)
+    schema = json.loads((tmp_path / "envelope.json").read_text())
+    with TestClient(create_app(container)) as client:
+        lead = register(client, container)
+        auditor = auth(container, "ana", Role.AUDITOR)
+        holder = client.get(f"/leads/{lead['id']}", headers=auditor | {"X-Consistency-Token": lead["token"]}).json()["holder"]
+        stranger = next(m for m in ("anna", "boris", "vera") if m != holder)
+        events = client.get(f"/events?aggregate_id={lead['id']}", headers=auditor).json()
+        assert client.get(f"/events?aggregate_id={lead['id']}", headers=auth(container, holder, Role.MANAGER)).status_code == 200
+        assert client.get(f"/events?aggregate_id={lead['id']}", headers=auth(container, stranger, Role.MANAGER)).status_code == 404
+    assert [e["type"] for e in events] == ["InterestRegistered", "LeadAssigned"]
+    assert [e["position"] for e in events] == [lead["position"] - 1, lead["position"]]
+    for e in events:
+        jsonschema.validate(e, schema)
+        assert e["aggregate_type"] == "lead" and e["aggregate_id"] == lead["id"]

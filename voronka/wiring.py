@@ -33,7 +33,7 @@ from projections.audit import LeadAuditProjection
 from projections.catalog import CatalogProjection
 from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
-from read_api import leads as lead_routes, needs as need_routes
+from read_api import events as event_routes, leads as lead_routes, needs as need_routes
 from read_api.consistency import Consistency
 from voronka.security import TokenCodec, authenticator
 from voronka.settings import Settings
@@ -135,6 +135,7 @@ def create_app(container: Container) -> FastAPI:
     consistency = Consistency(container.projected_position)
     app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency))
+    app.include_router(event_routes.build_router(container.runner.engine, authenticate, container.store.positioned_history))
     add_error_handlers(app)
 
     @app.get("/health", tags=["ops"])
