@@ -31,9 +31,10 @@ from consumers.runner import ProjectionRunner
 from consumers.scheduler import Scheduler
 from projections.audit import LeadAuditProjection
 from projections.catalog import CatalogProjection
+from projections.deals import DealsProjection
 from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
-from read_api import events as event_routes, leads as lead_routes, needs as need_routes
+from read_api import deals as deal_routes, events as event_routes, leads as lead_routes, needs as need_routes
 from read_api.consistency import Consistency
 from voronka.security import TokenCodec, authenticator
 from voronka.settings import Settings
@@ -41,7 +42,7 @@ from voronka.settings import Settings
 log = structlog.get_logger("voronka.http")
 
 
-PROJECTIONS = [LeadCardProjection, LeadAuditProjection, NeedsProjection, CatalogProjection]
+PROJECTIONS = [LeadCardProjection, LeadAuditProjection, NeedsProjection, CatalogProjection, DealsProjection]
 
 
 @dataclass
@@ -135,6 +136,7 @@ def create_app(container: Container) -> FastAPI:
     consistency = Consistency(container.projected_position)
     app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency))
+    app.include_router(deal_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(event_routes.build_router(container.runner.engine, authenticate, container.store.positioned_history))
     add_error_handlers(app)
 
