@@ -115,3 +115,16 @@ def test_raw_events_of_a_lead_validate_against_the_envelope_and_respect_visibili
     for e in events:
         jsonschema.validate(e, schema)
         assert e["aggregate_type"] == "lead" and e["aggregate_id"] == lead["id"]
+
+
+def test_health_and_metrics_report_position_lag_and_commands(container):
+    with TestClient(create_app(container)) as client:
+        lead = register(client, container)
+        client.get(f"/leads/{lead['id']}", headers=auth(container, "boss", Role.HEAD_OF_SALES) | {"X-Consistency-Token": lead["token"]})
+        client.post("/commands/register-interest", json={"channel": "nope", "contact": {"email": "a@b.ru"}},
+                    headers=auth(container, "system:site", Role.INTEGRATION))  # fmt: skip
+        health = client.get("/health").json()
+        text = client.get("/metrics").text
+    assert health["position"] >= lead["position"] and set(health["projection_lag"]) >= {"lead_card", "needs"}
+    assert 'voronka_commands_total{command="register-interest",outcome="accepted"}' in text
+    assert 'outcome="refused_422"' in text and "voronka_projection_lag_events" in text

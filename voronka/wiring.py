@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import create_engine
 
 from aggregates.errors import (
@@ -36,6 +37,7 @@ from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
 from read_api import deals as deal_routes, events as event_routes, leads as lead_routes, needs as need_routes
 from read_api.consistency import Consistency
+from voronka import metrics as metrics_text
 from voronka.security import TokenCodec, authenticator
 from voronka.settings import Settings
 
@@ -140,9 +142,25 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(event_routes.build_router(container.runner.engine, authenticate, container.store.positioned_history))
     add_error_handlers(app)
 
+    def positions() -> dict[str, int]:
+        return {p.name: container.runner.position(p) for p in container.runner.projections}
+
     @app.get("/health", tags=["ops"])
     def health() -> dict:
-        return {"status": "ok", "position": container.store.max_position()}
+        head = container.store.max_position()
+        return {"status": "ok", "position": head, "projection_lag": {n: head - p for n, p in positions().items()}}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(metrics_text.render(container.store.max_position, positions), media_type=CONTENT_TYPE_LATEST)
+
+    @app.middleware("http")
+    async def count_commands(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path.startswith("/commands/"):
+            outcome = "accepted" if response.status_code < 400 else f"refused_{response.status_code}"
+            metrics_text.commands.labels(request.url.path.removeprefix("/commands/"), outcome).inc()
+        return response
 
     return app
 
