@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
@@ -88,7 +89,7 @@ class MarkBack(ChangeRotation):
 class SetMonthlyPlan(Command):
     employee_id: EmployeeId
     month: Month
-    revenue: Money = 0
+    revenue: Money = Decimal(0)
     deals_won: NonNegativeInt = 0
     calls_per_day: NonNegativeInt = 0
     meetings_held: NonNegativeInt = 0

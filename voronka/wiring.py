@@ -33,8 +33,10 @@ from consumers.scheduler import Scheduler
 from projections.audit import LeadAuditProjection
 from projections.catalog import CatalogProjection
 from projections.deals import DealsProjection
+from projections.demand import DemandProjection
 from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
+from read_api import reports as report_routes
 from read_api import deals as deal_routes, events as event_routes, leads as lead_routes, needs as need_routes
 from read_api.consistency import Consistency
 from voronka import metrics as metrics_text
@@ -44,7 +46,8 @@ from voronka.settings import Settings
 log = structlog.get_logger("voronka.http")
 
 
-PROJECTIONS = [LeadCardProjection, LeadAuditProjection, NeedsProjection, CatalogProjection, DealsProjection]
+PROJECTIONS = [LeadCardProjection, LeadAuditProjection, NeedsProjection, CatalogProjection, DealsProjection,
+               DemandProjection]  # fmt: skip
 
 
 @dataclass
@@ -139,6 +142,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(deal_routes.build_router(container.runner.engine, authenticate, consistency))
+    app.include_router(report_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(event_routes.build_router(container.runner.engine, authenticate, container.store.positioned_history))
     add_error_handlers(app)
 
