@@ -1,14 +1,17 @@
 """Reports over the read models."""
 
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from statistics import median
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import Engine, func, select
 
+from projections import conversion
 from projections.catalog import products
 from projections.demand import demand
 from read_api.consistency import Consistency
@@ -27,6 +30,33 @@ class DemandLine(Model):
     reason: str | None
     quantity: Decimal
     needs: int
+
+
+class ChannelConversion(Model):
+    channel: str
+    period: str
+    interests: int
+    contacted: int
+    qualified: int
+    needs: int
+    deals: int
+    won: int
+    revenue: Decimal
+    contacted_rate: float | None
+    qualified_rate: float | None
+    won_rate: float | None
+    median_speed_to_lead_seconds: int | None
+    calls: int
+    touches: int
+
+
+def bucket(day: date, period: str) -> str:
+    if period == "day":
+        return day.isoformat()
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day:%Y-%m}"
 
 
 def build_router(engine: Engine, authenticate: Callable[..., Caller], consistency: Consistency) -> APIRouter:
@@ -54,4 +84,50 @@ def build_router(engine: Engine, authenticate: Callable[..., Caller], consistenc
         fields = ("product_id", "product_name", "month", "outcome", "reason", "quantity", "needs")
         return [DemandLine(**dict(zip(fields, row, strict=True))) for row in rows]
 
+    @router.get("/conversion-by-channel", response_model=list[ChannelConversion],
+                summary="Interests → contacted → qualified → needs → deals → won, revenue and effort, per channel")  # fmt: skip
+    def conversion_by_channel(caller: CallerDep, period: Literal["day", "week", "month"] = "month") -> list[ChannelConversion]:
+        if caller.role not in REPORT_ROLES:
+            raise HTTPException(403, "reports are for the head of sales and analysts")
+        with engine.connect() as conn:
+            lead_rows = conn.execute(select(conversion.leads).where(conversion.leads.c.spam.is_(False))).mappings().all()
+            need_rows = conn.execute(select(conversion.needs)).mappings().all()
+            deal_rows = conn.execute(select(conversion.deals)).mappings().all()
+            pay_rows = conn.execute(select(conversion.payments)).mappings().all()
+        figures: dict = defaultdict(lambda: defaultdict(int))
+        speeds: dict = defaultdict(list)
+        for r in lead_rows:
+            f = figures[(r["channel"], bucket(r["registered_on"], period))]
+            f["interests"] += 1
+            f["calls"] += r["calls"]
+            f["touches"] += r["touches"]
+            if r["contacted_on"]:
+                figures[(r["channel"], bucket(r["contacted_on"], period))]["contacted"] += 1
+                speeds[(r["channel"], bucket(r["registered_on"], period))].append((r["contacted_at"] - r["registered_at"]).total_seconds())
+            if r["qualified_on"]:
+                figures[(r["channel"], bucket(r["qualified_on"], period))]["qualified"] += 1
+        for r in need_rows:
+            figures[(r["channel"], bucket(r["registered_on"], period))]["needs"] += 1
+        for r in deal_rows:
+            figures[(r["channel"], bucket(r["opened_on"], period))]["deals"] += 1
+            if r["won_on"]:
+                figures[(r["channel"], bucket(r["won_on"], period))]["won"] += 1
+        for r in pay_rows:
+            figures[(r["channel"], bucket(r["paid_on"], period))]["revenue"] += r["amount"]
+        return [_conversion_line(channel, when, f, speeds[(channel, when)]) for (channel, when), f in sorted(figures.items())]
+
     return router
+
+
+def _conversion_line(channel: str, when: str, f: dict, speeds: list[float]) -> ChannelConversion:
+    def rate(part: str, whole: str) -> float | None:
+        return round(f[part] / f[whole], 4) if f[whole] else None
+
+    return ChannelConversion(
+        channel=channel, period=when, interests=f["interests"], contacted=f["contacted"], qualified=f["qualified"],
+        needs=f["needs"], deals=f["deals"], won=f["won"], revenue=Decimal(f["revenue"]),
+        contacted_rate=rate("contacted", "interests"), qualified_rate=rate("qualified", "contacted"),
+        won_rate=rate("won", "deals"), median_speed_to_lead_seconds=int(median(speeds)) if speeds else None,
+        calls=f["calls"], touches=f["touches"],
+    )  # fmt: skip
+

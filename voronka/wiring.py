@@ -33,6 +33,7 @@ from consumers.scheduler import Scheduler
 from projections.audit import LeadAuditProjection
 from projections.catalog import CatalogProjection
 from projections.deals import DealsProjection
+from projections.conversion import conversion_projection
 from projections.demand import DemandProjection
 from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
@@ -73,7 +74,7 @@ def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
     store = store or EventStore(settings.event_store_env())
     service = CommandService(Deps(store, settings.policy()))
     engine = create_engine(settings.read_model_url)
-    runner = ProjectionRunner(engine, store.read_batch, PROJECTIONS)
+    runner = ProjectionRunner(engine, store.read_batch, [*PROJECTIONS, conversion_projection(settings.business_timezone)])
     duplicate_check = DuplicateCheck(service.handle, settings.similarity_threshold)
     scheduler = Scheduler(
         service.handle, timedelta(minutes=settings.response_sla_minutes), timedelta(hours=settings.follow_up_grace_hours)

@@ -1,0 +1,113 @@
+"""Conversion by channel: one fact row per lead, need, deal and payment, dated in business time.
+
+Reports bucket these rows by day, week or month; spam is kept but left out of the figures.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, literal, select, update
+from sqlalchemy.dialects.sqlite import insert
+
+from projections.base import Projection, utc
+from schemas.base import Event
+from schemas.deals import DealOpened, DealWon, PaymentReceived
+from schemas.leads import (
+    ContactAttempted,
+    InterestRegistered,
+    LeadCallLogged,
+    LeadConverted,
+    LeadDisqualified,
+    LeadHandedOff,
+    LeadMarkedSpam,
+    LeadQualified,
+    LeadReopened,
+)
+from schemas.needs import NeedRegistered
+
+metadata = MetaData()
+leads = Table(
+    "conversion_leads_v1", metadata,
+    Column("lead_id", Uuid, primary_key=True), Column("version", Integer, nullable=False),
+    Column("channel", String, nullable=False, index=True), Column("registered_on", Date, nullable=False),
+    Column("registered_at", DateTime, nullable=False), Column("spam", Boolean, nullable=False),
+    Column("contacted_on", Date), Column("contacted_at", DateTime),
+    Column("qualified_on", Date), Column("touches", Integer, nullable=False), Column("calls", Integer, nullable=False),
+)  # fmt: skip
+needs = Table(
+    "conversion_needs_v1", metadata,
+    Column("need_id", Uuid, primary_key=True), Column("channel", String, nullable=False), Column("registered_on", Date, nullable=False),
+)  # fmt: skip
+deals = Table(
+    "conversion_deals_v1", metadata,
+    Column("deal_id", Uuid, primary_key=True), Column("channel", String, nullable=False),
+    Column("opened_on", Date, nullable=False), Column("won_on", Date),
+)  # fmt: skip
+payments = Table(
+    "conversion_payments_v1", metadata,
+    Column("deal_id", Uuid, primary_key=True), Column("version", Integer, primary_key=True),
+    Column("channel", String, nullable=False), Column("paid_on", Date, nullable=False), Column("amount", Numeric(16, 2), nullable=False),
+)  # fmt: skip
+TOUCHES = (ContactAttempted, LeadCallLogged, LeadHandedOff, LeadQualified, LeadDisqualified, LeadConverted)
+
+
+def conversion_projection(business_timezone: str) -> Projection:
+    zone = ZoneInfo(business_timezone)
+    projection = Projection("conversion", 1, metadata)
+
+    def day(moment: datetime):
+        return moment.astimezone(zone).date()
+
+    def newer(event: Event):
+        return update(leads).where(leads.c.lead_id == event.originator_id, leads.c.version < event.originator_version)
+
+    def lead(event: Event, **values):
+        """Conditional statements (built on `newer`) must come before this one, which records the version."""
+        return newer(event).values(version=event.originator_version, **values)
+
+    @projection.on(InterestRegistered)
+    def _registered(event: Event):
+        row = dict(lead_id=event.originator_id, version=event.originator_version, channel=event.payload.channel,
+                   registered_on=day(event.occurred_at), registered_at=utc(event.occurred_at), spam=False, touches=0,
+                   calls=0)  # fmt: skip
+        return [insert(leads).values(**row).on_conflict_do_nothing()]
+
+    def touched(event: Event):
+        first_contact = isinstance(event.payload, ContactAttempted | LeadCallLogged)
+        statements = []
+        if first_contact:  # speed to lead: the first contact attempt minus registration
+            statements.append(
+                newer(event).where(leads.c.contacted_on.is_(None))
+                .values(contacted_on=day(event.occurred_at), contacted_at=utc(event.occurred_at))
+            )  # fmt: skip
+        calls = leads.c.calls + (1 if isinstance(event.payload, LeadCallLogged) else 0)
+        extra = {"qualified_on": day(event.occurred_at)} if isinstance(event.payload, LeadQualified) else {}
+        return [*statements, lead(event, touches=leads.c.touches + 1, calls=calls, **extra)]
+
+    for touch in TOUCHES:
+        projection.on(touch)(touched)
+    projection.on(LeadMarkedSpam)(lambda e: [lead(e, spam=True)])
+    projection.on(LeadReopened)(lambda e: [lead(e, spam=False)])
+
+    @projection.on(NeedRegistered)
+    def _need(event: Event):
+        return [insert(needs).values(need_id=event.originator_id, channel=event.payload.channel,
+                                     registered_on=day(event.occurred_at)).on_conflict_do_nothing()]  # fmt: skip
+
+    @projection.on(DealOpened)
+    def _deal(event: Event):
+        return [insert(deals).values(deal_id=event.originator_id, channel=event.payload.channel,
+                                     opened_on=day(event.occurred_at)).on_conflict_do_nothing()]  # fmt: skip
+
+    projection.on(DealWon)(lambda e: [update(deals).where(deals.c.deal_id == e.originator_id).values(won_on=day(e.occurred_at))])
+
+    @projection.on(PaymentReceived)
+    def _payment(event: Event):
+        channel = select(deals.c.channel).where(deals.c.deal_id == event.originator_id).scalar_subquery()
+        source = select(literal(event.originator_id, Uuid), literal(event.originator_version), channel,
+                        literal(event.payload.paid_on, Date), literal(event.payload.amount, Numeric(16, 2)))  # fmt: skip
+        return [insert(payments).from_select(["deal_id", "version", "channel", "paid_on", "amount"], source).on_conflict_do_nothing()]
+
+    return projection
