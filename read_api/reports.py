@@ -14,9 +14,11 @@ from sqlalchemy import Engine, func, select
 from projections import conversion
 from projections.catalog import products
 from projections.demand import demand
+from projections.funnel import stays
 from read_api.consistency import Consistency
 from schemas.auth import Caller
 from schemas.base import Model
+from schemas.deals import OPEN_STAGES, DealStage
 from schemas.employees import Role
 
 REPORT_ROLES = {Role.HEAD_OF_SALES, Role.ANALYST}
@@ -57,6 +59,26 @@ def bucket(day: date, period: str) -> str:
         year, week, _ = day.isocalendar()
         return f"{year}-W{week:02d}"
     return f"{day:%Y-%m}"
+
+
+class StageFigures(Model):
+    stage: str
+    reached: int
+    now_in_stage: int
+    to_next_stage: float | None
+    median_days_in_stage: float | None
+
+
+class FunnelReport(Model):
+    stages: list[StageFigures]
+    won: int
+    lost: int
+    win_rate: float | None
+    median_cycle_days: float | None
+
+
+def _days(seconds: list[float]) -> float | None:
+    return round(median(seconds) / 86400, 2) if seconds else None
 
 
 def build_router(engine: Engine, authenticate: Callable[..., Caller], consistency: Consistency) -> APIRouter:
@@ -115,6 +137,40 @@ def build_router(engine: Engine, authenticate: Callable[..., Caller], consistenc
         for r in pay_rows:
             figures[(r["channel"], bucket(r["paid_on"], period))]["revenue"] += r["amount"]
         return [_conversion_line(channel, when, f, speeds[(channel, when)]) for (channel, when), f in sorted(figures.items())]
+
+    @router.get("/funnel", response_model=FunnelReport, summary="Deals per stage, stage-to-stage conversion, time in stage, cycle")
+    def funnel(caller: CallerDep) -> FunnelReport:
+        if caller.role not in REPORT_ROLES:
+            raise HTTPException(403, "reports are for the head of sales and analysts")
+        with engine.connect() as conn:
+            rows = conn.execute(select(stays)).mappings().all()
+        reached: dict[str, set] = defaultdict(set)
+        current: dict[str, int] = defaultdict(int)
+        durations: dict[str, list[float]] = defaultdict(list)
+        opened: dict = {}
+        closed: dict = {}
+        for r in rows:
+            reached[r["stage"]].add(r["deal_id"])
+            if r["left_at"] is None:
+                current[r["stage"]] += 1
+            else:
+                durations[r["stage"]].append((r["left_at"] - r["entered_at"]).total_seconds())
+            if r["stage"] == "proposal":
+                opened[r["deal_id"]] = min(opened.get(r["deal_id"], r["entered_at"]), r["entered_at"])
+            if r["stage"] in ("won", "lost") and r["left_at"] is None:
+                closed[r["deal_id"]] = r["entered_at"]
+        figures = []
+        order = [*OPEN_STAGES, DealStage.WON]
+        for i, stage in enumerate(OPEN_STAGES):
+            later = set().union(*(reached[s] for s in order[i + 1 :]))  # a deal may skip a stage (negotiation, paid)
+            count, onward = len(reached[stage]), len(reached[stage] & later)
+            figures.append(StageFigures(stage=stage, reached=count, now_in_stage=current[stage],
+                                        to_next_stage=round(onward / count, 4) if count else None,
+                                        median_days_in_stage=_days(durations[stage])))  # fmt: skip
+        won, lost = current["won"], current["lost"]
+        cycles = [(closed[d] - opened[d]).total_seconds() for d in closed if d in opened]
+        return FunnelReport(stages=figures, won=won, lost=lost, win_rate=round(won / (won + lost), 4) if won + lost else None,
+                            median_cycle_days=_days(cycles))  # fmt: skip
 
     return router
 

@@ -35,6 +35,7 @@ from projections.catalog import CatalogProjection
 from projections.deals import DealsProjection
 from projections.conversion import conversion_projection
 from projections.demand import DemandProjection
+from projections.funnel import FunnelProjection
 from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
 from read_api import reports as report_routes
@@ -48,7 +49,7 @@ log = structlog.get_logger("voronka.http")
 
 
 PROJECTIONS = [LeadCardProjection, LeadAuditProjection, NeedsProjection, CatalogProjection, DealsProjection,
-               DemandProjection]  # fmt: skip
+               DemandProjection, FunnelProjection]  # fmt: skip
 
 
 @dataclass
