@@ -8,6 +8,7 @@ from aggregates.activities import Call, Meeting, Survey
 from aggregates.base import Context
 from aggregates.deal import Deal
 from aggregates.errors import ForbiddenError
+from aggregates.inbox import Inbox
 from aggregates.lead import Lead
 from commands.deps import Deps, Outcome
 from schemas.activities import (
@@ -21,7 +22,7 @@ from schemas.activities import (
     ScheduleMeeting,
     ScoreCall,
 )
-from schemas.notifications import RecordSurveyAnswer
+from schemas.notifications import DismissNotification, MarkNotificationRead, RecordSurveyAnswer
 
 
 def log_call(cmd: LogCall, ctx: Context, deps: Deps) -> Outcome:
@@ -73,6 +74,13 @@ def act_on_meeting(cmd: MeetingCommand, ctx: Context, deps: Deps) -> Outcome:
     meeting = deps.store.get(Meeting, cmd.meeting_id)
     MEETING_ACTIONS[type(cmd)](meeting, ctx, cmd)
     return deps.save(meeting)
+
+
+def change_inbox(cmd: MarkNotificationRead | DismissNotification, ctx: Context, deps: Deps) -> Outcome:
+    template = Inbox.of(ctx)
+    inbox = deps.store.load(Inbox, template.id) or template
+    (inbox.mark_read if isinstance(cmd, MarkNotificationRead) else inbox.dismiss)(ctx, cmd.notification_id)
+    return deps.save(inbox)
 
 
 def record_survey_answer(cmd: RecordSurveyAnswer, ctx: Context, deps: Deps) -> Outcome:

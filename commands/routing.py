@@ -76,5 +76,7 @@ COMMANDS: dict[type, Route] = {
     a.ScoreCall: Route(activities.score_call, HEAD, tag="calls"),
     a.ScheduleMeeting: Route(activities.schedule_meeting, SALES, tag="meetings"),
     **{cmd: Route(activities.act_on_meeting, SALES, tag="meetings") for cmd in activities.MEETING_ACTIONS},
+    s.MarkNotificationRead: Route(activities.change_inbox, SALES, retry=True, tag="inbox"),
+    s.DismissNotification: Route(activities.change_inbox, SALES, retry=True, tag="inbox"),
     s.RecordSurveyAnswer: Route(activities.record_survey_answer, HEAD | {Role.INTEGRATION}, tag="surveys"),
 }

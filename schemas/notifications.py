@@ -57,3 +57,19 @@ class NotificationRequested(EventPayload):
     kind: NotificationKind
     recipients: list[str]
     summary: ShortText
+
+
+class MarkNotificationRead(Command):
+    notification_id: UUID
+
+
+class DismissNotification(Command):
+    notification_id: UUID
+
+
+class NotificationRead(EventPayload):
+    notification_id: UUID
+
+
+class NotificationDismissed(EventPayload):
+    notification_id: UUID

@@ -104,6 +104,9 @@ def test_every_command_route_accepts_valid_input(api: Api, store):
     assert "duplicate alert" in refused["detail"]
     alert_id = next(e.payload.alert_id for _, e in store.read(topics=["DuplicateWorkFlagged"]))
     api.post("dismiss-duplicate-alert", {"need_id": twin, "alert_id": str(alert_id), "comment": "дилер и клиника"}, as_="anna")
+    notice = next(e.payload.notification_id for _, e in store.read(topics=["NotificationRequested"]))
+    api.post("mark-notification-read", {"notification_id": str(notice)}, as_="anna")
+    api.post("dismiss-notification", {"notification_id": str(notice)}, as_="anna")
     api.post("close-need-as-duplicate", {"need_id": twin, "duplicate_of": need, "comment": "тот же запрос"}, as_="anna")
     spare = api.post("register-need", {"counterparty_id": counterparty, "items": items(5)}, as_="anna")["id"]
     api.post("cancel-need", {"need_id": spare, "reason": "price_too_high", "comment": "дорого"}, as_="anna")

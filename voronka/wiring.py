@@ -36,9 +36,10 @@ from projections.deals import DealsProjection
 from projections.conversion import conversion_projection
 from projections.demand import DemandProjection
 from projections.funnel import FunnelProjection
+from projections.inbox import InboxProjection
 from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
-from read_api import reports as report_routes
+from read_api import inbox as inbox_routes, reports as report_routes
 from read_api import deals as deal_routes, events as event_routes, leads as lead_routes, needs as need_routes
 from read_api.consistency import Consistency
 from voronka import metrics as metrics_text
@@ -49,7 +50,7 @@ log = structlog.get_logger("voronka.http")
 
 
 PROJECTIONS = [LeadCardProjection, LeadAuditProjection, NeedsProjection, CatalogProjection, DealsProjection,
-               DemandProjection, FunnelProjection]  # fmt: skip
+               DemandProjection, FunnelProjection, InboxProjection]  # fmt: skip
 
 
 @dataclass
@@ -144,6 +145,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(deal_routes.build_router(container.runner.engine, authenticate, consistency))
+    app.include_router(inbox_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(report_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(event_routes.build_router(container.runner.engine, authenticate, container.store.positioned_history))
     add_error_handlers(app)

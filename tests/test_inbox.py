@@ -1,0 +1,48 @@
+"""Inbox: alerts reach the named employees and the head of sales; read and dismissed per employee."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+
+from aggregates.catalog import product_id
+from schemas.employees import Role
+from tests.conftest import PRODUCTS, seed_department
+from voronka.wiring import bootstrap, create_app
+
+
+def test_a_duplicate_alert_reaches_all_three_and_each_reads_or_dismisses_their_own(app_settings, store):
+    container = bootstrap(app_settings, store)
+    seed_department(container.service)
+
+    def as_(who, role=Role.MANAGER, token=None):
+        return {"Authorization": f"Bearer {container.tokens.issue(who, role)}"} | ({"X-Consistency-Token": token} if token else {})
+
+    with TestClient(create_app(container)) as client:
+        cp = client.post("/commands/register-counterparty", headers=as_("boss", Role.HEAD_OF_SALES), json={
+            "counterparty": {"inn": "7707083893", "kpp": "773601001", "name": "ООО К"}, "owner": "anna"}).json()["id"]  # fmt: skip
+        items = [{"product_id": str(product_id(PRODUCTS[i])), "quantity": "1", "period": {"start": "2026-12-01", "end": "2026-12-31"}} for i in (0, 1)]
+        client.post("/commands/register-need", headers=as_("anna"), json={"counterparty_id": cp, "items": items})
+        client.post("/commands/register-need", headers=as_("boris"), json={"counterparty_id": cp, "items": items})
+
+        def inbox(who, role=Role.MANAGER, **params):
+            for _ in range(200):  # the duplicate check runs in the background loop
+                answer = client.get("/inbox", headers=as_(who, role), params=params).json()
+                if answer or params:
+                    return answer
+                time.sleep(0.02)
+            return answer
+
+        boss_view, anna_view, boris_view = inbox("boss", Role.HEAD_OF_SALES), inbox("anna"), inbox("boris")
+        assert [n["kind"] for n in boss_view] == [n["kind"] for n in anna_view] == [n["kind"] for n in boris_view] == ["duplicate_need"]
+        assert inbox("vera") == []
+        notice = anna_view[0]["notification_id"]
+        client.post("/commands/mark-notification-read", headers=as_("anna"), json={"notification_id": notice})
+        done = client.post("/commands/dismiss-notification", headers=as_("boris"), json={"notification_id": notice}).json()
+        anna_now = client.get("/inbox", headers=as_("anna", token=done["token"])).json()
+        assert anna_now[0]["read"] is True and anna_now[0]["dismissed"] is False
+        assert client.get("/inbox", headers=as_("boris")).json() == []
+        assert client.get("/inbox", headers=as_("boris"), params={"include_dismissed": True}).json()[0]["dismissed"] is True
+        assert client.get("/inbox", headers=as_("boss", Role.HEAD_OF_SALES)).json()[0]["read"] is False
+        assert client.get("/inbox", headers=as_("olga", Role.OPS)).status_code == 403
