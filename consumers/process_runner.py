@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects.sqlite import insert
 
 from consumers.runner import ReadBatch
-from projections.base import tracking, tracking_metadata
+from projections.base import save_position, tracking, tracking_metadata
 from schemas.base import Event
 
 
@@ -48,9 +47,5 @@ class ProcessRunner:
 
     def _save(self, position: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(tracking)
-                .values(projection=self.name, version=1, position=position)
-                .on_conflict_do_update(index_elements=["projection", "version"], set_={"position": position})
-            )
+            conn.execute(save_position(self.name, 1, position))
         self.acted_until = position

@@ -10,9 +10,8 @@ from collections.abc import Callable, Sequence
 
 import structlog
 from sqlalchemy import Engine, select
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, tracking, tracking_metadata
+from projections.base import Projection, save_position, tracking, tracking_metadata
 from schemas.base import Event
 
 log = structlog.get_logger("voronka.projections")
@@ -52,11 +51,7 @@ class ProjectionRunner:
                         for statement in projection.changes(event):
                             conn.execute(statement)
                 reached = max(last, positions[projection.name])
-                conn.execute(
-                    insert(tracking)
-                    .values(projection=projection.name, version=projection.version, position=reached)
-                    .on_conflict_do_update(index_elements=["projection", "version"], set_={"position": reached})
-                )
+                conn.execute(save_position(projection.name, projection.version, reached))
         log.debug("projection_advanced", position=last, events=len(events))
         return len(events)
 

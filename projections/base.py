@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Integer, MetaData, String, Table
+from sqlalchemy import Column, Integer, MetaData, String, Table, update
+from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.sql import Executable
 
 from schemas.base import Event, EventPayload
@@ -44,6 +45,30 @@ class Projection:
     def changes(self, event: Event) -> Iterable[Executable]:
         handler = self.handlers.get(type(event.payload))
         return handler(event) if handler else ()
+
+
+def newer(table: Table, event: Event):
+    """An update of the row of this event's aggregate, only if the row shows an older version.
+
+    Every projection keys its rows by aggregate id (first primary-key column) and keeps a `version`
+    column, so a repeated or late event matches nothing.
+    """
+    key = list(table.primary_key.columns)[0]
+    return update(table).where(key == event.originator_id, table.c.version < event.originator_version)
+
+
+def newer_values(table: Table, event: Event, **values):
+    """Apply the event's values and record its version (conditional `newer` updates go before it)."""
+    return newer(table, event).values(version=event.originator_version, **values)
+
+
+def save_position(name: str, version: int, position: int):
+    """Upsert a projection's (or process manager's) tracking position."""
+    return (
+        insert(tracking)
+        .values(projection=name, version=version, position=position)
+        .on_conflict_do_update(index_elements=["projection", "version"], set_={"position": position})
+    )
 
 
 tracking_metadata = MetaData()

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, literal, select, update
 from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, utc
+from projections.base import Projection, newer as base_newer, newer_values, utc
 from schemas.base import Event
 from schemas.deals import DealOpened, DealWon, PaymentReceived
 from schemas.leads import (
@@ -61,11 +61,10 @@ def conversion_projection(business_timezone: str) -> Projection:
         return moment.astimezone(zone).date()
 
     def newer(event: Event):
-        return update(leads).where(leads.c.lead_id == event.originator_id, leads.c.version < event.originator_version)
+        return base_newer(leads, event)
 
     def lead(event: Event, **values):
-        """Conditional statements (built on `newer`) must come before this one, which records the version."""
-        return newer(event).values(version=event.originator_version, **values)
+        return newer_values(leads, event, **values)
 
     @projection.on(InterestRegistered)
     def _registered(event: Event):

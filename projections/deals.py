@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, Numeric, String, Table, Uuid
 from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, utc
+from projections.base import Projection, newer_values, utc
 from schemas.base import Event
 from schemas.deals import (
     DealHandedOff,
@@ -52,11 +52,7 @@ def held(event: Event, employee: str):
 
 
 def change(event: Event, **values):
-    return [
-        update(deals)
-        .where(deals.c.deal_id == event.originator_id, deals.c.version < event.originator_version)
-        .values(version=event.originator_version, **values)
-    ]
+    return [newer_values(deals, event, **values)]
 
 
 @DealsProjection.on(DealOpened)

@@ -5,10 +5,10 @@ Every update is guarded by the lead's version, so an event applied twice changes
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
 from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, utc
+from projections.base import Projection, newer as base_newer, newer_values, utc
 from schemas.base import Event
 from schemas.leads import (
     ContactAttempted,
@@ -50,13 +50,11 @@ on = LeadCardProjection.on
 
 
 def newer(event: Event):
-    """Rows this event may still change: the card shows an older version (so a repeat changes nothing)."""
-    return update(cards).where(cards.c.lead_id == event.originator_id, cards.c.version < event.originator_version)
+    return base_newer(cards, event)
 
 
 def change(event: Event, **values):
-    """Apply the event's values and record its version; conditional statements must come before it."""
-    return [newer(event).values(version=event.originator_version, last_activity_at=utc(event.occurred_at), **values)]
+    return [newer_values(cards, event, last_activity_at=utc(event.occurred_at), **values)]
 
 
 @on(InterestRegistered)

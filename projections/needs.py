@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Uuid, update
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Uuid
 from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, utc
+from projections.base import Projection, newer_values, utc
 from schemas.base import Event
 from schemas.needs import (
     NeedCancelled,
@@ -40,11 +40,7 @@ NeedsProjection = Projection("needs", 1, metadata)
 
 
 def change(event: Event, **values):
-    return [
-        update(needs)
-        .where(needs.c.need_id == event.originator_id, needs.c.version < event.originator_version)
-        .values(version=event.originator_version, **values)
-    ]
+    return [newer_values(needs, event, **values)]
 
 
 def close(event: Event, status: str, **values):
