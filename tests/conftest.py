@@ -76,3 +76,47 @@ def seed_department(service: CommandService) -> None:
 def department(service: CommandService) -> CommandService:
     seed_department(service)
     return service
+
+
+# --- projection checks ---
+
+
+def rebuild(projection, store: EventStore, path: Path):
+    """A fresh read-model database built by the runner from the whole log."""
+    from sqlalchemy import create_engine
+
+    from consumers.runner import ProjectionRunner
+
+    engine = create_engine(f"sqlite:///{path}")
+    ProjectionRunner(engine, store.read_batch, [projection]).run_until_caught_up()
+    return engine
+
+
+def deliver(projection, events: list, path: Path):
+    """A fresh read-model database fed exactly these events, in this order (repeats included)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{path}")
+    projection.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for event in events:
+            for statement in projection.changes(event):
+                conn.execute(statement)
+    return engine
+
+
+def rows(engine, table) -> list[tuple]:
+    from sqlalchemy import select
+
+    with engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.execute(select(table)))
+
+
+def logged_events(store: EventStore) -> list:
+    return [event for _, event in store.read_batch(0, 1_000_000)]
+
+
+def bearer(container, employee: str, role: Role = Role.MANAGER, token: str | None = None) -> dict:
+    """Request headers: a signed token for this caller, and a consistency token to wait for if given."""
+    headers = {"Authorization": f"Bearer {container.tokens.issue(employee, role)}"}
+    return headers | ({"X-Consistency-Token": token} if token else {})

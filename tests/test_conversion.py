@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from aggregates.lead import Lead
 from schemas import counterparties as c, deals as d, leads as l, needs as n
 from schemas.employees import Role
-from tests.conftest import HEAD, SITE, manager, product, seed_department
+from tests.conftest import HEAD, SITE, deliver, logged_events, manager, product, rebuild, rows, seed_department
 from voronka.wiring import bootstrap, create_app
 
 T0 = datetime(2026, 10, 31, 20, 30, tzinfo=UTC)  # 23:30 in Moscow: still 31 October
@@ -60,9 +60,6 @@ def test_conversion_by_channel_known_answer(app_settings, store):
 
 
 def test_redelivered_events_do_not_double_count(department, store, tmp_path):
-    from sqlalchemy import create_engine, select
-
-    from consumers.runner import ProjectionRunner
     from projections.conversion import conversion_projection, leads
 
     for i in range(4):
@@ -71,18 +68,7 @@ def test_redelivered_events_do_not_double_count(department, store, tmp_path):
         department.handle(l.RecordContactAttempt(lead_id=lead_id, outcome="no_answer"), holder)
         department.handle(l.RecordContactAttempt(lead_id=lead_id, outcome="answered"), holder)
     projection = conversion_projection("Europe/Moscow")
-    clean = create_engine(f"sqlite:///{tmp_path / 'a.sqlite'}")
-    ProjectionRunner(clean, store.read_batch, [projection]).run_until_caught_up()
-    twice = create_engine(f"sqlite:///{tmp_path / 'b.sqlite'}")
-    projection.metadata.create_all(twice)
-    events = [e for _, e in store.read_batch(0, 10_000)]
-    with twice.begin() as conn:
-        for event in events + events[: len(events) // 2] + events:
-            for statement in projection.changes(event):
-                conn.execute(statement)
-
-    def rows(engine):
-        with engine.connect() as conn:
-            return sorted(tuple(r) for r in conn.execute(select(leads)))
-
-    assert rows(twice) == rows(clean) and {r[-2] for r in rows(clean)} == {2}  # two touches per lead
+    clean = rows(rebuild(projection, store, tmp_path / "a.sqlite"), leads)
+    events = logged_events(store)
+    twice = rows(deliver(projection, events + events[: len(events) // 2] + events, tmp_path / "b.sqlite"), leads)
+    assert twice == clean and {r[-2] for r in clean} == {2}  # two touches per lead

@@ -6,13 +6,10 @@ from decimal import Decimal
 from uuid import UUID
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select
-
-from consumers.runner import ProjectionRunner
 from projections.demand import DemandProjection, demand
 from schemas import counterparties as c, needs as n
 from schemas.employees import Role
-from tests.conftest import HEAD, manager, product, seed_department
+from tests.conftest import HEAD, deliver, logged_events, manager, product, rebuild, rows, seed_department
 from voronka.wiring import bootstrap, create_app
 
 DEC = {"start": "2026-12-01", "end": "2026-12-31"}
@@ -55,18 +52,8 @@ def test_demand_by_product_month_and_outcome(app_settings, store):
 
 def test_a_redelivered_older_half_changes_nothing(department, store, tmp_path):
     history(department)
-    rebuilt = create_engine(f"sqlite:///{tmp_path / 'a.sqlite'}")
-    ProjectionRunner(rebuilt, store.read_batch, [DemandProjection]).run_until_caught_up()
-    twice = create_engine(f"sqlite:///{tmp_path / 'b.sqlite'}")
-    DemandProjection.metadata.create_all(twice)
-    events = [e for _, e in store.read_batch(0, 10_000)]
-    with twice.begin() as conn:
-        for event in events + events[: len(events) // 2] + events[len(events) // 2:]:
-            for statement in DemandProjection.changes(event):
-                conn.execute(statement)
-
-    def rows(engine):
-        with engine.connect() as conn:
-            return sorted(tuple(r) for r in conn.execute(select(demand)))
-
-    assert rows(twice) == rows(rebuilt) and len(rows(rebuilt)) == 4
+    rebuilt = rows(rebuild(DemandProjection, store, tmp_path / "a.sqlite"), demand)
+    events = logged_events(store)
+    half = len(events) // 2
+    twice = rows(deliver(DemandProjection, events + events[:half] + events[half:], tmp_path / "b.sqlite"), demand)
+    assert twice == rebuilt and len(rebuilt) == 4

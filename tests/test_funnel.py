@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from schemas import counterparties as c, deals as d, needs as n
 from schemas.employees import Role
-from tests.conftest import HEAD, manager, product, seed_department
+from tests.conftest import HEAD, deliver, logged_events, manager, product, rebuild, rows, seed_department
 from voronka.wiring import bootstrap, create_app
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -58,24 +58,10 @@ def test_funnel_known_answer(app_settings, store):
 
 
 def test_funnel_rows_survive_redelivery(app_settings, store, tmp_path):
-    from sqlalchemy import create_engine, select
-
-    from consumers.runner import ProjectionRunner
     from projections.funnel import FunnelProjection, stays
 
     test_funnel_known_answer(app_settings, store)
-    clean = create_engine(f"sqlite:///{tmp_path / 'a.sqlite'}")
-    ProjectionRunner(clean, store.read_batch, [FunnelProjection]).run_until_caught_up()
-    twice = create_engine(f"sqlite:///{tmp_path / 'b.sqlite'}")
-    FunnelProjection.metadata.create_all(twice)
-    events = [e for _, e in store.read_batch(0, 10_000)]
-    with twice.begin() as conn:
-        for event in events + events[: len(events) // 2] + events:
-            for statement in FunnelProjection.changes(event):
-                conn.execute(statement)
-
-    def rows(engine):
-        with engine.connect() as conn:
-            return sorted(tuple(r) for r in conn.execute(select(stays)))
-
-    assert rows(twice) == rows(clean) and len(rows(clean)) == 11  # 7 + 3 + 1 stays
+    clean = rows(rebuild(FunnelProjection, store, tmp_path / "a.sqlite"), stays)
+    events = logged_events(store)
+    twice = rows(deliver(FunnelProjection, events + events[: len(events) // 2] + events, tmp_path / "b.sqlite"), stays)
+    assert twice == clean and len(clean) == 11  # 7 + 3 + 1 stays

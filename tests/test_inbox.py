@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
+from functools import partial
+
 from fastapi.testclient import TestClient
 
 from aggregates.catalog import product_id
 from schemas.employees import Role
-from tests.conftest import PRODUCTS, seed_department
+from tests.conftest import PRODUCTS, bearer, seed_department
 from voronka.wiring import bootstrap, create_app
 
 
@@ -16,8 +18,7 @@ def test_a_duplicate_alert_reaches_all_three_and_each_reads_or_dismisses_their_o
     container = bootstrap(app_settings, store)
     seed_department(container.service)
 
-    def as_(who, role=Role.MANAGER, token=None):
-        return {"Authorization": f"Bearer {container.tokens.issue(who, role)}"} | ({"X-Consistency-Token": token} if token else {})
+    as_ = partial(bearer, container)
 
     with TestClient(create_app(container)) as client:
         cp = client.post("/commands/register-counterparty", headers=as_("boss", Role.HEAD_OF_SALES), json={

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi.testclient import TestClient
 
 from aggregates.catalog import product_id
 from schemas.employees import Role
-from tests.conftest import PRODUCTS, seed_department
+from tests.conftest import PRODUCTS, bearer, seed_department
 from voronka.wiring import bootstrap, create_app
 
 
@@ -14,8 +16,7 @@ def test_deal_list_and_card_follow_the_stages_and_visibility(app_settings, store
     container = bootstrap(app_settings, store)
     seed_department(container.service)
 
-    def as_(who, role=Role.MANAGER, token=None):
-        return {"Authorization": f"Bearer {container.tokens.issue(who, role)}"} | ({"X-Consistency-Token": token} if token else {})
+    as_ = partial(bearer, container)
 
     with TestClient(create_app(container)) as client:
         cp = client.post("/commands/register-counterparty", headers=as_("boss", Role.HEAD_OF_SALES), json={

@@ -7,15 +7,13 @@ from fastapi.testclient import TestClient
 
 from aggregates.catalog import product_id
 from schemas.employees import Role
-from tests.conftest import PRODUCTS, seed_department
+from tests.conftest import PRODUCTS, bearer, seed_department
 from voronka.wiring import bootstrap, create_app
 
 PERIOD = {"start": "2026-12-01", "end": "2026-12-31"}
 
 
-def auth(container, employee: str, role: Role = Role.MANAGER, token: str | None = None) -> dict:
-    headers = {"Authorization": f"Bearer {container.tokens.issue(employee, role)}"}
-    return headers | ({"X-Consistency-Token": token} if token else {})
+auth = bearer
 
 
 @pytest.fixture
