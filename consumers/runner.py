@@ -34,12 +34,19 @@ class ProjectionRunner:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar() or 0
 
+    def positions(self) -> dict[str, int]:
+        """Every projection's position, in one query."""
+        query = select(tracking.c.projection, tracking.c.version, tracking.c.position)
+        with self.engine.connect() as conn:
+            saved = {(name, version): position for name, version, position in conn.execute(query)}
+        return {p.name: saved.get((p.name, p.version), 0) for p in self.projections}
+
     def run_once(self, batch_size: int = 1000) -> int:
         """Read one batch of the log once and apply it to every projection behind it, in one transaction.
 
         Answers how many events were read (0 when every projection has caught up).
         """
-        positions = {p.name: self.position(p) for p in self.projections}
+        positions = self.positions()
         events = self.read_batch(min(positions.values(), default=0), batch_size)
         if not events or events[-1][0] <= min(positions.values()):
             return 0

@@ -102,8 +102,9 @@ def projections_status() -> None:
     container = bootstrap(load_settings())
     head = container.store.max_position()
     table = Table("projection", "version", "position", "lag")
+    positions = container.runner.positions()
     for projection in container.runner.projections:
-        position = container.runner.position(projection)
+        position = positions[projection.name]
         table.add_row(projection.name, str(projection.version), str(position), str(head - position))
     console.print(table)
 

@@ -65,7 +65,7 @@ class Container:
     deliverer: Deliverer
 
     def projected_position(self) -> int:
-        return min(self.runner.position(p) for p in self.runner.projections)
+        return min(self.runner.positions().values())
 
 
 def token_codec(settings: Settings) -> TokenCodec:
@@ -150,17 +150,14 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(event_routes.build_router(container.runner.engine, authenticate, container.store.positioned_history))
     add_error_handlers(app)
 
-    def positions() -> dict[str, int]:
-        return {p.name: container.runner.position(p) for p in container.runner.projections}
-
     @app.get("/health", tags=["ops"])
     def health() -> dict:
         head = container.store.max_position()
-        return {"status": "ok", "position": head, "projection_lag": {n: head - p for n, p in positions().items()}}
+        return {"status": "ok", "position": head, "projection_lag": {n: head - p for n, p in container.runner.positions().items()}}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
-        return PlainTextResponse(metrics_text.render(container.store.max_position, positions), media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(metrics_text.render(container.store.max_position, container.runner.positions), media_type=CONTENT_TYPE_LATEST)
 
     @app.middleware("http")
     async def count_commands(request: Request, call_next):
