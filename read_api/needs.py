@@ -1,12 +1,14 @@
-"""Query routes for the needs registry: lists (all / open / closed), single needs, CSV for printing."""
+"""Query routes for the needs registry: lists (all / open / closed), single needs, CSV and PDF for printing."""
 
 import csv
 import io
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
@@ -14,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from projections.catalog import products
 from projections.needs import needs
+from read_api import pdf
 from read_api.consistency import Consistency
 from read_api.leads import UtcDatetime
 from read_api.visibility import sees_all
@@ -58,7 +61,16 @@ class NeedsPage(Model):
     next_cursor: str | None
 
 
-def build_router(engine: Engine, authenticate: Callable[..., Caller], consistency: Consistency) -> APIRouter:
+PDF_RESPONSES: dict = {
+    200: {"content": {"application/pdf": {}}, "description": "A4 PDF with the DejaVu Sans font embedded"},
+    503: {"description": "The PDF font is not installed (Debian package fonts-dejavu-core)"},
+}
+
+
+def build_router(
+    engine: Engine, authenticate: Callable[..., Caller], consistency: Consistency, font_dir: Path, business_timezone: str
+) -> APIRouter:
+    zone = ZoneInfo(business_timezone)
     router = APIRouter(tags=["needs"], dependencies=[Depends(consistency.wait)])
     CallerDep = Annotated[Caller, Depends(authenticate)]
 
@@ -121,8 +133,7 @@ def build_router(engine: Engine, authenticate: Callable[..., Caller], consistenc
         return Response(("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
-    @router.get("/needs/{need_id}", response_model=NeedPublic, summary="One need")
-    def one_need(need_id: UUID, caller: CallerDep) -> NeedPublic:
+    def visible_need(need_id: UUID, caller: Caller) -> NeedPublic:
         statement = select(needs).where(needs.c.need_id == need_id)
         if not sees_all(caller):
             statement = statement.where(needs.c.owner == caller.employee)  # another's need: 404, it must not leak
@@ -131,5 +142,32 @@ def build_router(engine: Engine, authenticate: Callable[..., Caller], consistenc
         if not rows:
             raise HTTPException(404, f"need {need_id} not found")
         return public(rows)[0]
+
+    def pdf_response(render: Callable[[], bytes], filename: str) -> Response:
+        try:
+            content = render()
+        except pdf.FontUnavailable as error:
+            raise HTTPException(503, str(error)) from None
+        return Response(content, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+
+    @router.get("/needs.pdf", summary="Needs as a print-ready A4 PDF, one table per need", response_class=Response,
+                responses=PDF_RESPONSES)  # fmt: skip
+    def needs_pdf(caller: CallerDep, status: NeedFilter = NeedFilter.ALL) -> Response:
+        with engine.connect() as conn:
+            rows = public(conn.execute(query(caller, status)).mappings().all())
+        filename = f"needs-{status}-{datetime.now(zone):%Y%m%d}.pdf"
+        return pdf_response(lambda: pdf.needs_list_pdf(rows, status, font_dir, zone), filename)
+
+    # Declared before /needs/{need_id}, which would otherwise take "<id>.pdf" for an id and answer 422.
+    @router.get("/needs/{need_id}.pdf", summary="One need as a print-ready A4 PDF", response_class=Response,
+                responses=PDF_RESPONSES)  # fmt: skip
+    def need_pdf(need_id: UUID, caller: CallerDep) -> Response:
+        need = visible_need(need_id, caller)
+        return pdf_response(lambda: pdf.need_pdf(need, font_dir, zone), f"{need.number}.pdf")
+
+    @router.get("/needs/{need_id}", response_model=NeedPublic, summary="One need")
+    def one_need(need_id: UUID, caller: CallerDep) -> NeedPublic:
+        return visible_need(need_id, caller)
 
     return router
