@@ -71,4 +71,5 @@ class EventMapper(Mapper):
             payload=payload,
             aggregate_type=state.get("aggregate_type", ""),
             recorded_at=datetime.fromisoformat(state["recorded_at"]),
+            position=getattr(stored_event, "id", None),  # notifications carry their log position
         )

@@ -135,6 +135,7 @@ class Event:
     payload: EventPayload
     aggregate_type: str = ""  # lead, deal, need, ... (the class of the aggregate, lower-case)
     recorded_at: datetime | None = None
+    position: int | None = None  # place in the store's global order, once read from the log
 
     @property
     def type(self) -> str:

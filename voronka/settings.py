@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aggregates import policy as defaults
 from aggregates.policy import Policy
+from read_api.kpi_figures import KpiRules
 
 INSECURE_DEV_SECRET = "voronka-dev-secret-change-me-0123456789"
 
@@ -49,6 +50,14 @@ class Settings(BaseSettings):
     follow_up_grace_hours: int = Field(default=24, ge=1, description="An open deal may lack a next follow-up this long")
     similarity_threshold: float = Field(default=0.8, gt=0, le=1)
     business_timezone: str = "Europe/Moscow"
+    kpi_short_call_seconds: int = Field(default=20, ge=1, description="An answered call shorter than this is an anomaly")
+    kpi_long_call_minutes: int = Field(default=30, ge=1, description="A call longer than this is an anomaly")
+    kpi_long_cycle_days: int = Field(default=90, ge=1, description="A deal open (or closed) after longer is an anomaly")
+    kpi_low_check_ratio: float = Field(default=0.5, gt=0, le=1, description="Average check below this share of the department's")
+    pdf_font_dir: Path = Field(
+        default=Path("/usr/share/fonts/truetype/dejavu"),
+        description="Directory with DejaVuSans.ttf and DejaVuSans-Bold.ttf, embedded in printed PDFs (Debian: fonts-dejavu-core)",
+    )
 
     @field_validator("business_timezone")
     @classmethod
@@ -103,6 +112,10 @@ class Settings(BaseSettings):
             "POSTGRES_USER": self.postgres_user,
             "POSTGRES_PASSWORD": self.postgres_password.get_secret_value(),
         }
+
+    def kpi_rules(self) -> KpiRules:
+        return KpiRules(short_call_seconds=self.kpi_short_call_seconds, long_call_seconds=self.kpi_long_call_minutes * 60,
+                        long_cycle_days=self.kpi_long_cycle_days, low_check_ratio=self.kpi_low_check_ratio)  # fmt: skip
 
     def policy(self) -> Policy:
         return Policy(

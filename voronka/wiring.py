@@ -30,6 +30,7 @@ from consumers.outbox import Deliverer, OutboxCollector, SmtpSender
 from consumers.process_runner import ProcessRunner
 from consumers.runner import ProjectionRunner
 from consumers.scheduler import Scheduler
+from projections.base import Projection
 from projections.audit import LeadAuditProjection
 from projections.catalog import CatalogProjection
 from projections.deals import DealsProjection
@@ -37,9 +38,10 @@ from projections.conversion import conversion_projection
 from projections.demand import DemandProjection
 from projections.funnel import FunnelProjection
 from projections.inbox import InboxProjection
+from projections.kpi import kpi_projection
 from projections.needs import NeedsProjection
 from projections.lead_card import LeadCardProjection
-from read_api import inbox as inbox_routes, reports as report_routes
+from read_api import inbox as inbox_routes, kpi as kpi_routes, reports as report_routes
 from read_api import deals as deal_routes, events as event_routes, leads as lead_routes, needs as need_routes
 from read_api.consistency import Consistency
 from voronka import metrics as metrics_text
@@ -68,6 +70,12 @@ class Container:
         return min(self.runner.positions().values())
 
 
+def all_projections(settings: Settings) -> list[Projection]:
+    """Every read model, the business-time ones in the configured time zone."""
+    zone = settings.business_timezone
+    return [*PROJECTIONS, conversion_projection(zone), kpi_projection(zone)]
+
+
 def token_codec(settings: Settings) -> TokenCodec:
     return TokenCodec(settings.secret_key.get_secret_value(), timedelta(hours=settings.token_ttl_hours))
 
@@ -76,7 +84,7 @@ def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
     store = store or EventStore(settings.event_store_env())
     service = CommandService(Deps(store, settings.policy()))
     engine = create_engine(settings.read_model_url)
-    runner = ProjectionRunner(engine, store.read_batch, [*PROJECTIONS, conversion_projection(settings.business_timezone)])
+    runner = ProjectionRunner(engine, store.read_batch, all_projections(settings))
     duplicate_check = DuplicateCheck(service.handle, settings.similarity_threshold)
     scheduler = Scheduler(
         service.handle, timedelta(minutes=settings.response_sla_minutes), timedelta(hours=settings.follow_up_grace_hours)
@@ -143,10 +151,14 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(command_http.build_router(container.service, authenticate))
     consistency = Consistency(container.projected_position)
     app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
-    app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency))
+    app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency,
+                                                container.settings.pdf_font_dir, container.settings.business_timezone))  # fmt: skip
     app.include_router(deal_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(inbox_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(report_routes.build_router(container.runner.engine, authenticate, consistency))
+    app.include_router(kpi_routes.build_router(container.runner.engine, authenticate, consistency,
+                                               container.settings.kpi_rules(), container.settings.business_timezone,
+                                               clock=lambda: container.service.clock()))  # fmt: skip
     app.include_router(event_routes.build_router(container.runner.engine, authenticate, container.store.positioned_history))
     add_error_handlers(app)
 

@@ -1,0 +1,168 @@
+"""GET /reports/kpi: figures per employee and team, per day/week/month, plan vs fact, anomalies."""
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import Engine
+
+from read_api import kpi_figures as kf
+from read_api.consistency import Consistency
+from read_api.kpi_figures import KpiRules, Window
+from schemas.auth import Caller
+from schemas.base import Model
+from schemas.employees import Role
+
+DEPARTMENT = "department"
+
+
+class KpiFigures(Model):
+    calls: int
+    calls_total_seconds: int
+    calls_average_seconds: float | None
+    calls_too_short: int
+    calls_too_long: int
+    calls_average_score: float | None
+    meetings_set: int
+    meetings_held: int
+    meetings_no_show: int
+    meetings_held_as_converter: int
+    converter_first_deals: int
+    converter_conversion: float | None
+    contracts_signed: int
+    deals_won: int
+    revenue: Decimal
+    average_check: Decimal | None
+    first_payments: int
+    first_payment_amount: Decimal
+    deals_per_client: float | None
+    new_clients: int
+    overdue_follow_ups: int
+    deals_without_follow_up: int
+    retention: float | None
+    retention_base: int
+
+
+class PlanFact(Model):
+    metric: str
+    plan: Decimal
+    fact: Decimal
+    done: float | None
+
+
+class KpiRow(Model):
+    period: str
+    employee: str | None = None
+    team: str
+    figures: KpiFigures
+    plan_vs_fact: list[PlanFact] = []
+
+
+class Anomaly(Model):
+    kind: Literal["too_short_calls", "too_long_calls", "long_deal_cycle", "low_average_check"]
+    employee: str
+    subject_id: UUID | None = None
+    value: float
+    threshold: float
+
+
+class KpiReport(Model):
+    period: Literal["day", "week", "month"]
+    date_from: date
+    date_to: date
+    employees: list[KpiRow]
+    teams: list[KpiRow]
+    anomalies: list[Anomaly]
+
+
+KPI_ROLES = {Role.HEAD_OF_SALES, Role.ANALYST, Role.MANAGER}
+
+
+def build_router(engine: Engine, authenticate: Callable[..., Caller], consistency: Consistency,
+                 rules: KpiRules, business_timezone: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> APIRouter:  # fmt: skip
+    router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[Depends(consistency.wait)])
+    zone = ZoneInfo(business_timezone)
+
+    @router.get("/kpi", response_model=KpiReport, summary="KPI per employee and team: calls, meetings, deals, revenue, plan vs fact, anomalies")
+    def kpi(
+        caller: Annotated[Caller, Depends(authenticate)],
+        period: Literal["day", "week", "month"] = "month",
+        date_from: Annotated[date | None, Query(description="First business day (default: the first of the month two months ago)")] = None,
+        date_to: Annotated[date | None, Query(description="Last business day, inclusive (default: today)")] = None,
+    ) -> KpiReport:
+        if caller.role not in KPI_ROLES:
+            raise HTTPException(403, "KPI reports are for the head of sales, analysts and managers (their own)")
+        now = clock()
+        today = now.astimezone(zone).date()
+        last = date_to or today
+        first = date_from or (today.replace(day=1) - timedelta(days=62)).replace(day=1)
+        if first > last:
+            raise HTTPException(422, [{"loc": ["query", "date_from"], "msg": "date_from is after date_to", "type": "value_error"}])
+        if (last - first).days > 3 * 366:
+            raise HTTPException(422, [{"loc": ["query", "date_to"], "msg": "at most three years per report", "type": "value_error"}])
+        w = Window(period, first, last)
+        with engine.connect() as conn:
+            figures = kf.count_facts(conn, w, rules)
+            kf.count_deal_credits(kf.deal_facts(conn, w), w, figures)
+            teams, plans = kf.team_of(conn), kf.monthly_plans(conn, w)
+            cycles = kf.long_cycles(conn, w, rules, now)
+        figures = {key: c for key, c in figures.items() if key[0] in teams}  # employees only, not system actors
+        anomalies = call_anomalies(figures, rules) + cycles + low_checks(figures, rules)
+        team_rows = team_totals(figures, teams)
+        if caller.role is Role.MANAGER:  # a manager sees their own figures only
+            figures = {key: c for key, c in figures.items() if key[0] == caller.employee}
+            anomalies, team_rows = [a for a in anomalies if a["employee"] == caller.employee], []
+        rows = [employee_row(w, key, c, teams, plans.get(key), today) for key, c in sorted(figures.items())]
+        return KpiReport(period=period, date_from=first, date_to=last, employees=rows, teams=team_rows, anomalies=anomalies)
+
+    return router
+
+
+def employee_row(w: Window, key: kf.Key, c: Counter, teams: dict[str, str], plan: dict | None, today: date) -> KpiRow:
+    employee, period = key
+    start, end = w.bounds(period)
+    return KpiRow(period=period, employee=employee, team=teams.get(employee, "other"), figures=KpiFigures(**kf.derived(c)),
+                  plan_vs_fact=kf.plan_vs_fact(plan, c, kf.working_days(start, end, today)))  # fmt: skip
+
+
+def team_totals(figures: dict[kf.Key, Counter], teams: dict[str, str]) -> list[KpiRow]:
+    """Each sales profile's sum, and the whole department's (retention and deals per client summed, not re-derived)."""
+    totals: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for (employee, period), c in figures.items():
+        totals[(teams.get(employee, "other"), period)].update(c)
+        totals[(DEPARTMENT, period)].update(c)
+    return [KpiRow(period=period, team=team, figures=KpiFigures(**kf.derived(c))) for (team, period), c in sorted(totals.items())]
+
+
+def call_anomalies(figures: dict[kf.Key, Counter], rules: KpiRules) -> list[dict]:
+    """Employees with too-short or too-long calls over the whole window."""
+    whole: dict[str, Counter] = defaultdict(Counter)
+    for (employee, _), c in figures.items():
+        whole[employee].update(c)
+    found = []
+    for employee, c in sorted(whole.items()):
+        for kind, count, threshold in (("too_short_calls", c["calls_too_short"], rules.short_call_seconds),
+                                       ("too_long_calls", c["calls_too_long"], rules.long_call_seconds)):  # fmt: skip
+            if count:
+                found.append(dict(kind=kind, employee=employee, value=count, threshold=threshold))
+    return found
+
+
+def low_checks(figures: dict[kf.Key, Counter], rules: KpiRules) -> list[dict]:
+    """Employees whose average check over the window is below a share of the department's."""
+    won: Counter = Counter()
+    revenue: dict[str, Decimal] = defaultdict(Decimal)
+    for (employee, _), c in figures.items():
+        won[employee] += c["deals_won"]
+        revenue[employee] += Decimal(c["won_revenue"])
+    if not won.total():
+        return []
+    department = sum(revenue.values()) / won.total()
+    floor = department * Decimal(str(rules.low_check_ratio))
+    return [dict(kind="low_average_check", employee=e, value=float(round(revenue[e] / n, 2)), threshold=float(round(floor, 2)))
+            for e, n in sorted(won.items()) if n and revenue[e] / n < floor]  # fmt: skip
