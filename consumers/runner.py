@@ -9,12 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
 from projections.base import Projection, save_position, tracking, tracking_metadata
 from schemas.base import Event
 
 log = structlog.get_logger("voronka.projections")
+
+
+def lock_tracking(conn: Connection) -> None:
+    """Serialise writers of read models: the runners and a rebuild's switch."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE projection_tracking IN SHARE ROW EXCLUSIVE MODE"))
+    else:  # SQLite takes its write lock at the first write statement, even one that changes no row
+        conn.execute(tracking.update().where(text("0 = 1")).values(position=0))
 ReadBatch = Callable[[int, int], Sequence[tuple[int, Event]]]  # (after position, limit) -> events
 
 
@@ -34,11 +42,13 @@ class ProjectionRunner:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar() or 0
 
-    def positions(self) -> dict[str, int]:
+    def positions(self, conn: Connection | None = None) -> dict[str, int]:
         """Every projection's position, in one query."""
+        if conn is None:
+            with self.engine.connect() as conn:
+                return self.positions(conn)
         query = select(tracking.c.projection, tracking.c.version, tracking.c.position)
-        with self.engine.connect() as conn:
-            saved = {(name, version): position for name, version, position in conn.execute(query)}
+        saved = {(name, version): position for name, version, position in conn.execute(query)}
         return {p.name: saved.get((p.name, p.version), 0) for p in self.projections}
 
     def run_once(self, batch_size: int = 1000) -> int:
@@ -46,21 +56,32 @@ class ProjectionRunner:
 
         Answers how many events were read (0 when every projection has caught up).
         """
-        positions = self.positions()
-        events = self.read_batch(min(positions.values(), default=0), batch_size)
-        if not events or events[-1][0] <= min(positions.values()):
+        after = min(self.positions().values(), default=0)
+        events = self.read_batch(after, batch_size)
+        if not events:
             return 0
-        last = events[-1][0]
         with self.engine.begin() as conn:
-            for projection in self.projections:
-                for position, event in events:
-                    if position > positions[projection.name]:
-                        for statement in projection.changes(event):
-                            conn.execute(statement)
-                reached = max(last, positions[projection.name])
-                conn.execute(save_position(projection.name, projection.version, reached))
-        log.debug("projection_advanced", position=last, events=len(events))
+            lock_tracking(conn)
+            self.apply(conn, events, after)
+        log.debug("projection_advanced", position=events[-1][0], events=len(events))
         return len(events)
+
+    def apply(self, conn: Connection, events: Sequence[tuple[int, Event]], after: int) -> None:
+        """Apply events read after position `after` to each projection behind them, with its new position.
+
+        Positions are read again under the lock: a rebuild may have switched a projection meanwhile.
+        One set back before `after` is left for the next round, which reads from its position.
+        """
+        positions = self.positions(conn)
+        for projection in self.projections:
+            position = positions[projection.name]
+            if position < after or position >= events[-1][0]:
+                continue
+            for event_position, event in events:
+                if event_position > position:
+                    for statement in projection.changes(event):
+                        conn.execute(statement)
+            conn.execute(save_position(projection.name, projection.version, events[-1][0]))
 
     def run_until_caught_up(self, batch_size: int = 1000) -> None:
         while self.run_once(batch_size):

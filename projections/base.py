@@ -62,10 +62,10 @@ def newer_values(table: Table, event: Event, **values):
     return newer(table, event).values(version=event.originator_version, **values)
 
 
-def save_position(name: str, version: int, position: int):
+def save_position(name: str, version: int, position: int, table: Table | None = None):
     """Upsert a projection's (or process manager's) tracking position."""
     return (
-        insert(tracking)
+        insert(tracking if table is None else table)
         .values(projection=name, version=version, position=position)
         .on_conflict_do_update(index_elements=["projection", "version"], set_={"position": position})
     )

@@ -21,11 +21,17 @@ class Consistency:
         self.reached = reached
         self.timeout = timeout
 
-    def wait(self, x_consistency_token: Annotated[str | None, Header()] = None) -> None:
-        if x_consistency_token is None:
+    def wait(
+        self,
+        x_consistency_token: Annotated[str | None, Header(description="A command's token: wait until it is applied")] = None,
+        x_min_position: Annotated[int | None, Header(ge=0, description="Wait until this log position is applied")] = None,
+    ) -> None:
+        wanted = max(position_of(x_consistency_token) if x_consistency_token else 0, x_min_position or 0)
+        if not wanted:
             return
-        wanted, deadline = position_of(x_consistency_token), time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.timeout
         while (reached := self.reached()) < wanted:
             if time.monotonic() > deadline:
-                raise HTTPException(503, f"read models reached position {reached}, not yet {wanted}")
+                raise HTTPException(503, {"message": f"read models reached position {reached}, not yet {wanted}",
+                                          "position": reached, "wanted": wanted}, headers={"Retry-After": "1"})  # fmt: skip
             time.sleep(0.01)

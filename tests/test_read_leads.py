@@ -67,7 +67,7 @@ def test_without_the_projections_running_a_token_query_answers_503(container):
     client = TestClient(create_app(container))  # no lifespan: nothing follows the log
     lead = register(client, container)
     answer = client.get(f"/leads/{lead['id']}", headers=auth(container, "boss", Role.HEAD_OF_SALES) | {"X-Consistency-Token": lead["token"]})
-    assert answer.status_code == 503 and "not yet" in answer.json()["detail"]
+    assert answer.status_code == 503 and "not yet" in answer.json()["detail"]["message"]
     bad = client.get(f"/leads/{lead['id']}", headers=auth(container, "boss", Role.HEAD_OF_SALES) | {"X-Consistency-Token": "???"})
     assert bad.status_code == 422
 
@@ -128,3 +128,15 @@ def test_health_and_metrics_report_position_lag_and_commands(container):
     assert health["position"] >= lead["position"] and set(health["projection_lag"]) >= {"lead_card", "needs"}
     assert 'voronka_commands_total{command="register-interest",outcome="accepted"}' in text
     assert 'outcome="refused_422"' in text and "voronka_projection_lag_events" in text
+
+
+def test_a_query_waits_for_a_position_and_answers_503_with_the_position_reached(app_settings, store):
+    container = bootstrap(app_settings.model_copy(update={"consistency_timeout_seconds": 0.2}), store)
+    with TestClient(create_app(container)) as client:
+        lead = register(client, container)
+        head = auth(container, "boss", Role.HEAD_OF_SALES)
+        reached = client.get(f"/leads/{lead['id']}", headers=head | {"X-Min-Position": str(lead["position"])})
+        assert reached.status_code == 200
+        ahead = client.get(f"/leads/{lead['id']}", headers=head | {"X-Min-Position": str(lead["position"] + 1000)})
+        assert ahead.status_code == 503 and ahead.json()["detail"]["position"] == lead["position"]
+        assert ahead.headers["Retry-After"] == "1"

@@ -109,6 +109,34 @@ def projections_status() -> None:
     console.print(table)
 
 
+@projections_app.command("rebuild")
+def projections_rebuild(
+    names: Annotated[list[str] | None, typer.Argument(help="Projections to rebuild (see `projections status`)")] = None,
+    all_projections: Annotated[bool, typer.Option("--all", help="Rebuild every projection")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction")] = 5000,
+) -> None:
+    """Rebuild from the first event beside the live tables, then switch atomically; the API keeps serving."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from consumers.rebuild import rebuild
+    from voronka.wiring import bootstrap
+
+    container = bootstrap(load_settings())
+    known = {p.name: p for p in container.runner.projections}
+    if all_projections == bool(names):
+        fail("name the projections to rebuild, or pass --all")
+    unknown = sorted(set(names or ()) - set(known))
+    if unknown:
+        fail(f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    chosen = list(known.values()) if all_projections else [known[n] for n in dict.fromkeys(names or ())]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(f"rebuilding {', '.join(p.name for p in chosen)}", total=container.store.max_position())
+        position = rebuild(container.runner.engine, chosen, container.store.read_batch,
+                           lambda reached: bar.update(task, completed=reached), batch_size)  # fmt: skip
+    console.print(f"switched {len(chosen)} projection(s) to the rebuilt tables at position {position}")
+
+
 @schemas_app.command("export")
 def schemas_export(directory: Annotated[Path, typer.Argument(help="Where to write the JSON Schemas")]) -> None:
     """Write the JSON Schema of every event, command and the message envelope."""

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     follow_up_grace_hours: int = Field(default=24, ge=1, description="An open deal may lack a next follow-up this long")
     similarity_threshold: float = Field(default=0.8, gt=0, le=1)
     business_timezone: str = "Europe/Moscow"
+    consistency_timeout_seconds: float = Field(default=2.0, gt=0, le=30, description="How long a query waits for its token")
     kpi_short_call_seconds: int = Field(default=20, ge=1, description="An answered call shorter than this is an anomaly")
     kpi_long_call_minutes: int = Field(default=30, ge=1, description="A call longer than this is an anomaly")
     kpi_long_cycle_days: int = Field(default=90, ge=1, description="A deal open (or closed) after longer is an anomaly")

@@ -149,7 +149,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     authenticate = authenticator(container.tokens)
     app.include_router(command_http.build_router(container.service, authenticate))
-    consistency = Consistency(container.projected_position)
+    consistency = Consistency(container.projected_position, container.settings.consistency_timeout_seconds)
     app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency,
                                                 container.settings.pdf_font_dir, container.settings.business_timezone))  # fmt: skip
