@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, Numeric, String, Table, Uuid
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, Numeric, String, Table, Uuid
 from sqlalchemy.dialects.sqlite import insert
 
 from projections.base import Projection, newer_values, utc
@@ -20,7 +20,7 @@ from schemas.deals import (
 
 metadata = MetaData()
 deals = Table(
-    "deals_v1",
+    "deals_v2",
     metadata,
     Column("deal_id", Uuid, primary_key=True),
     Column("version", Integer, nullable=False),
@@ -37,14 +37,16 @@ deals = Table(
     Column("opened_at", DateTime, nullable=False),
     Column("closed_at", DateTime),
     Column("loss_reason", String),
+    Column("items", JSON, nullable=False),  # product id -> quantity, from the need
+    Column("lines", JSON, nullable=False),  # the latest proposal: product, quantity, unit price
 )
 holders = Table(  # everyone who held a deal: a manager sees the deals they hold or held
-    "deal_holders_v1",
+    "deal_holders_v2",
     metadata,
     Column("deal_id", Uuid, primary_key=True),
     Column("employee", String, primary_key=True),
 )
-DealsProjection = Projection("deals", 1, metadata)
+DealsProjection = Projection("deals", 2, metadata)
 
 
 def held(event: Event, employee: str):
@@ -62,6 +64,7 @@ def _opened(event: Event):
         deal_id=event.originator_id, version=event.originator_version, number=p.number, need_id=p.need_id,
         lead_id=p.lead_id, channel=p.channel, counterparty_id=p.counterparty_id, owner=p.owner,
         stage="proposal", payment_terms=p.payment_terms, total=0, paid=0, opened_at=utc(event.occurred_at),
+        items=[item.model_dump(mode="json") for item in p.items], lines=[],
     )  # fmt: skip
     return [insert(deals).values(**row).on_conflict_do_nothing(), held(event, p.owner)]
 
@@ -71,7 +74,9 @@ def _handed_off(event: Event):
     return [held(event, event.payload.to_employee), *change(event, owner=event.payload.to_employee)]
 
 
-DealsProjection.on(ProposalIssued)(lambda e: change(e, total=e.payload.total))
+DealsProjection.on(ProposalIssued)(
+    lambda e: change(e, total=e.payload.total, lines=[line.model_dump(mode="json") for line in e.payload.lines])
+)
 DealsProjection.on(DealStageChanged)(lambda e: change(e, stage=e.payload.to_stage))
 DealsProjection.on(PaymentReceived)(lambda e: change(e, paid=e.payload.total_paid))
 DealsProjection.on(DealWon)(lambda e: change(e, stage="won", closed_at=utc(e.occurred_at)))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, Numeric, String, Table, Uuid
 from sqlalchemy.dialects.sqlite import insert
 
 from projections.base import Projection, utc
 from schemas.base import Event
+from schemas.counterparties import CounterpartyRegistered
+from schemas.needs import DuplicateWorkFlagged
 from schemas.notifications import NotificationDismissed, NotificationRead, NotificationRequested
 
 metadata = MetaData()
 notices = Table(
-    "inbox_notices_v1",
+    "inbox_notices_v2",
     metadata,
     Column("notification_id", Uuid, primary_key=True),
     Column("recipient", String, primary_key=True),  # employee id or role:<role>
@@ -19,17 +21,37 @@ notices = Table(
     Column("summary", String, nullable=False),
     Column("subject_type", String, nullable=False),
     Column("subject_id", Uuid, nullable=False),
+    Column("subject_version", Integer, nullable=False),
     Column("created_at", DateTime, nullable=False),
 )
+alerts = Table(  # what a duplicate-work notice is about; it is recorded just before its notification
+    "inbox_alerts_v2",
+    metadata,
+    Column("need_id", Uuid, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("other_id", Uuid, nullable=False),
+    Column("other_kind", String, nullable=False),
+    Column("other_number", String, nullable=False),
+    Column("other_owner", String),
+    Column("match", String, nullable=False),
+    Column("similarity", Numeric(5, 4), nullable=False),
+    Column("overlap", JSON, nullable=False),
+)
+parties = Table(  # counterparty names, shown in alerts to those allowed to see them
+    "inbox_counterparties_v2",
+    metadata,
+    Column("counterparty_id", Uuid, primary_key=True),
+    Column("name", String, nullable=False),
+)
 marks = Table(
-    "inbox_marks_v1",
+    "inbox_marks_v2",
     metadata,
     Column("employee", String, primary_key=True),
     Column("notification_id", Uuid, primary_key=True),
     Column("mark", String, primary_key=True),  # read | dismissed
     Column("at", DateTime, nullable=False),
 )
-InboxProjection = Projection("inbox", 1, metadata)
+InboxProjection = Projection("inbox", 2, metadata)
 
 
 @InboxProjection.on(NotificationRequested)
@@ -38,7 +60,7 @@ def _requested(event: Event):
     return [
         insert(notices).values(notification_id=p.notification_id, recipient=recipient, kind=p.kind, summary=p.summary,
                                subject_type=event.aggregate_type, subject_id=event.originator_id,
-                               created_at=utc(event.occurred_at)).on_conflict_do_nothing()
+                               subject_version=event.originator_version, created_at=utc(event.occurred_at)).on_conflict_do_nothing()
         for recipient in p.recipients
     ]  # fmt: skip
 
@@ -53,3 +75,17 @@ def _mark(kind: str):
 
 InboxProjection.on(NotificationRead)(_mark("read"))
 InboxProjection.on(NotificationDismissed)(_mark("dismissed"))
+
+
+@InboxProjection.on(DuplicateWorkFlagged)
+def _alert(event: Event):
+    p: DuplicateWorkFlagged = event.payload
+    row = dict(need_id=event.originator_id, version=event.originator_version, other_id=p.other_id, other_kind=p.other_kind,
+               other_number=p.other_number, other_owner=p.other_owner, match=p.match, similarity=p.similarity,
+               overlap=[str(product) for product in p.overlap])  # fmt: skip
+    return [insert(alerts).values(**row).on_conflict_do_nothing()]
+
+
+@InboxProjection.on(CounterpartyRegistered)
+def _party(event: Event):
+    return [insert(parties).values(counterparty_id=event.originator_id, name=event.payload.name).on_conflict_do_nothing()]

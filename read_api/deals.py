@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
+from pydantic import Field
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import Engine, select
 
@@ -14,6 +15,7 @@ from read_api.leads import UtcDatetime
 from read_api.visibility import sees_all
 from schemas.auth import Caller
 from schemas.base import Model
+from schemas.deals import ProposalLine, ShipmentItem
 
 
 class DealPublic(Model):
@@ -31,6 +33,8 @@ class DealPublic(Model):
     opened_at: UtcDatetime
     closed_at: UtcDatetime | None
     loss_reason: str | None
+    items: list[ShipmentItem]
+    lines: list[ProposalLine] = Field(description="The latest commercial proposal")
 
 
 class DealsPage(Model):

@@ -47,3 +47,35 @@ def test_a_duplicate_alert_reaches_all_three_and_each_reads_or_dismisses_their_o
         assert client.get("/inbox", headers=as_("boris"), params={"include_dismissed": True}).json()[0]["dismissed"] is True
         assert client.get("/inbox", headers=as_("boss", Role.HEAD_OF_SALES)).json()[0]["read"] is False
         assert client.get("/inbox", headers=as_("olga", Role.OPS)).status_code == 403
+
+
+def test_a_duplicate_alert_shows_the_other_record_and_hides_its_client_and_prices_from_other_managers(app_settings, store):
+    from schemas import counterparties as c, deals as d, needs as n
+    from tests.conftest import HEAD, manager, product, seed_department
+    from voronka.wiring import bootstrap, create_app, step
+
+    container = bootstrap(app_settings, store)
+    s = container.service
+    seed_department(s)
+    dealer = s.handle(c.RegisterCounterparty(counterparty={"inn": "7707083893", "kpp": "773601001", "name": "ООО МедДилер"}, owner="anna"), HEAD).id
+    clinic = s.handle(c.RegisterCounterparty(counterparty={"inn": "7736050003", "kpp": "773601001", "name": "ГБУЗ ГКБ 7"}, owner="boris"), HEAD).id
+    items = [{"product_id": str(product(i)), "quantity": 2, "period": {"start": "2026-12-01", "end": "2026-12-31"}} for i in (0, 1)]
+    anna_need = s.handle(n.RegisterNeed(counterparty_id=dealer, items=items), manager("anna")).id
+    deal = s.handle(n.ConvertNeedToDeal(need_id=anna_need), manager("anna")).id
+    s.handle(d.IssueProposal(deal_id=deal, lines=[{"product_id": product(i), "quantity": 2, "unit_price": "990.50"} for i in (0, 1)]), manager("anna"))
+    s.handle(n.RegisterNeed(counterparty_id=clinic, items=items), manager("boris"))
+    while step(container):
+        pass
+    with TestClient(create_app(container)) as client:
+        def alert_for(employee, role=Role.MANAGER):
+            notices = client.get("/inbox", headers=bearer(container, employee, role)).json()
+            return next(x["details"] for x in notices if x["kind"] == "duplicate_need")
+
+        boris, anna, head = alert_for("boris"), alert_for("anna"), alert_for("boss", Role.HEAD_OF_SALES)
+    assert (boris["other_kind"], boris["other_owner"], boris["match"]) == ("deal", "anna", "exact")
+    assert boris["other_number"] == "N-2026-000001"
+    assert sorted(p["name"] for p in boris["products"]) == ["Шприц 0 мл", "Шприц 1 мл"] == sorted(p["name"] for p in boris["overlap"])
+    assert boris["counterparty"] is None and all(p["unit_price"] is None for p in boris["products"])  # another manager's deal
+    for privileged in (anna, head):
+        assert privileged["counterparty"] == "ООО МедДилер"
+        assert {p["unit_price"] for p in privileged["products"]} == {"990.50"}
