@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from aggregates.base import Aggregate, Event, ForeignEventError
 from aggregates.errors import NotFoundError
@@ -84,15 +85,16 @@ class EventStore:
         """The global position of one stored event (to answer replayed idempotent commands)."""
         recorder = self.app.recorder
         table = recorder.events_table_name
+        if isinstance(recorder, SQLiteApplicationRecorder):  # the notification id is SQLite's rowid
+            sql, key = f"SELECT rowid FROM {table} WHERE originator_id=? AND originator_version=?", aggregate_id.hex  # noqa: S608
+        else:
+            sql, key = f"SELECT notification_id FROM {table} WHERE originator_id=%s AND originator_version=%s", aggregate_id  # noqa: S608
         with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT rowid FROM {table} WHERE originator_id=? AND originator_version=?",  # noqa: S608
-                (aggregate_id.hex, version),
-            )
+            cursor.execute(sql, (key, version))
             row = cursor.fetchone()
         if row is None:
             raise NotFoundError("event", f"{aggregate_id}@{version}")
-        return row[0]
+        return next(iter(row.values())) if isinstance(row, dict) else row[0]  # psycopg answers dict rows
 
     def read(self, start: int = 1, topics: Sequence[str] = (), batch: int = 1000) -> Iterator[tuple[int, Event]]:
         """Events in the global order from `start`, optionally only of some types."""

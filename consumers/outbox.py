@@ -18,7 +18,8 @@ from email.message import EmailMessage
 
 import structlog
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, select, update
-from sqlalchemy.dialects.sqlite import insert
+
+from projections.base import insert
 
 from schemas.base import Event
 from schemas.employees import EmployeeRegistered

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Uuid
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, utc
+from projections.base import insert, Projection, utc
 from schemas.base import Event
 from schemas.leads import (
     ContactAttempted,

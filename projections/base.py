@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, update
-from sqlalchemy.dialects.sqlite import insert
+# PostgreSQL's insert construct: its ON CONFLICT clauses compile for SQLite as well, so one projection
+# code serves both databases.
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql import Executable
 
 from schemas.base import Event, EventPayload
+
+__all__ = ["insert"]
 
 Handler = Callable[[Event], Iterable[Executable]]
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, MetaData, String, Table, Uuid, update
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection
+from projections.base import insert, Projection
 from schemas.base import Event
 from schemas.catalog import ProductArchived, ProductListed, ProductRestored, ProductUpdated
 

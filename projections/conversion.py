@@ -9,9 +9,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, literal, select, update
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, newer as base_newer, newer_values, utc
+from projections.base import insert, newer as base_newer, newer_values, Projection, utc
 from schemas.base import Event
 from schemas.deals import DealOpened, DealWon, PaymentReceived
 from schemas.leads import (

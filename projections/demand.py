@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Date, Integer, MetaData, Numeric, String, Table, Uuid, delete, literal, select, union_all, update
 from sqlalchemy.sql import Executable
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection
+from projections.base import insert, Projection
 from schemas.base import Event
 from schemas.needs import NeedCancelled, NeedClosedAsDuplicate, NeedConverted, NeedItemsChanged, NeedRegistered
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, Numeric, String, Table, Uuid
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, utc
+from projections.base import insert, Projection, utc
 from schemas.base import Event
 from schemas.counterparties import CounterpartyRegistered
 from schemas.needs import DuplicateWorkFlagged

@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, literal, select
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, newer_values, utc
+from projections.base import insert, newer_values, Projection, utc
 from schemas.activities import CallLogged, CallScored, MeetingCancelled, MeetingHeld, MeetingNoShow, MeetingScheduled
 from schemas.base import Event
 from schemas.deals import (

@@ -6,9 +6,8 @@ Every update is guarded by the lead's version, so an event applied twice changes
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, newer as base_newer, newer_values, utc
+from projections.base import insert, newer as base_newer, newer_values, Projection, utc
 from schemas.base import Event
 from schemas.leads import (
     ContactAttempted,

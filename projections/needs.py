@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Uuid
-from sqlalchemy.dialects.sqlite import insert
 
-from projections.base import Projection, newer_values, utc
+from projections.base import insert, newer_values, Projection, utc
 from schemas.base import Event
 from schemas.needs import (
     NeedCancelled,

@@ -77,6 +77,13 @@ class FunnelReport(Model):
     median_cycle_days: float | None
 
 
+def month_of(engine: Engine, column):
+    """'YYYY-MM' of a date column, in the database's own words."""
+    if engine.dialect.name == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
 def _days(seconds: list[float]) -> float | None:
     return round(median(seconds) / 86400, 2) if seconds else None
 
@@ -89,7 +96,7 @@ def build_router(engine: Engine, authenticate: Callable[..., Caller], consistenc
     def demand_report(caller: CallerDep, period_from: date | None = None, period_to: date | None = None) -> list[DemandLine]:
         if caller.role not in REPORT_ROLES:
             raise HTTPException(403, "reports are for the head of sales and analysts")
-        month = func.strftime("%Y-%m", demand.c.period_start)
+        month = month_of(engine, demand.c.period_start)
         statement = (
             select(demand.c.product_id, products.c.name, month, demand.c.outcome, demand.c.reason,
                    func.sum(demand.c.quantity), func.count(demand.c.need_id))  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,9 +44,45 @@ def product(i: int):
     return product_id(PRODUCTS[i])
 
 
+BACKEND = os.environ.get("VORONKA_TEST_BACKEND", "sqlite")
+
+
 @pytest.fixture
-def app_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path)
+def app_settings(tmp_path: Path) -> Iterator[Settings]:
+    """SQLite files in a temporary directory; or, with VORONKA_TEST_BACKEND=postgres, a fresh PostgreSQL database
+    for both the event store and the read models."""
+    if BACKEND != "postgres":
+        yield Settings(data_dir=tmp_path)
+        return
+    with postgres_database() as (url, name):
+        yield Settings(data_dir=tmp_path, store="postgres", postgres_host=url.host, postgres_port=url.port,
+                       postgres_db=name, postgres_user=url.username, postgres_password=url.password,
+                       read_model_url=url.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False))  # fmt: skip
+
+
+@contextmanager
+def postgres_database():
+    """A throw-away database on the test server (VORONKA_TEST_POSTGRES, started by scripts/services.sh)."""
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    server = os.environ.get("VORONKA_TEST_POSTGRES")
+    if not server:
+        if os.environ.get("CI"):
+            pytest.fail("VORONKA_TEST_POSTGRES is not set: PostgreSQL tests cannot run (scripts/services.sh starts it)")
+        pytest.skip("PostgreSQL is not running here: run scripts/services.sh start")
+    url = make_url(server)
+    name = f"voronka_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url, name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

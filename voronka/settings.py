@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     postgres_db: str = "voronka"
     postgres_user: str = "voronka"
     postgres_password: SecretStr = SecretStr("voronka")
+    read_model_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the read-model database (default: read.sqlite in the data directory)"
+    )
     aggregate_cache_size: int = Field(default=1000, ge=0)
 
     host: str = "127.0.0.1"
@@ -87,9 +90,10 @@ class Settings(BaseSettings):
             raise ValueError("VORONKA_SECRET_KEY needs at least 32 characters")
         return self
 
-    @property
-    def read_model_url(self) -> str:
+    def read_models_url(self) -> str:
         """Read models live in their own database, apart from the event store."""
+        if self.read_model_url:
+            return self.read_model_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.data_dir / 'read.sqlite'}"
 

@@ -83,7 +83,7 @@ def token_codec(settings: Settings) -> TokenCodec:
 def bootstrap(settings: Settings, store: EventStore | None = None) -> Container:
     store = store or EventStore(settings.event_store_env())
     service = CommandService(Deps(store, settings.policy()))
-    engine = create_engine(settings.read_model_url)
+    engine = create_engine(settings.read_models_url())
     runner = ProjectionRunner(engine, store.read_batch, all_projections(settings))
     duplicate_check = DuplicateCheck(service.handle, settings.similarity_threshold)
     scheduler = Scheduler(
