@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -54,6 +55,7 @@ class CommandService:
             except ConcurrencyError:
                 if not route.retry or attempt == MAX_ATTEMPTS:
                     raise ConflictError("the record was changed concurrently; reload it and try again") from None
+                time.sleep(random.uniform(0, 0.001 * attempt))  # jitter: racing writers stop colliding in step
             except StoreBusyError:
                 if attempt == MAX_ATTEMPTS:
                     raise

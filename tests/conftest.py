@@ -143,10 +143,23 @@ def deliver(projection, events: list, path: Path):
 
 
 def rows(engine, table) -> list[tuple]:
+    """A table's rows, sorted, with times as naive UTC whichever database they came from."""
     from sqlalchemy import select
 
+    def plain(value):
+        return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo else value
+
     with engine.connect() as conn:
-        return sorted(tuple(r) for r in conn.execute(select(table)))
+        return sorted(tuple(plain(v) for v in r) for r in conn.execute(select(table)))
+
+
+def use_settings(monkeypatch, app_settings: Settings) -> None:
+    """Point the CLI (which reads VORONKA_* variables) at the same databases as the test."""
+    for name, value in app_settings.model_dump(include={"data_dir", "store", "postgres_host", "postgres_port",
+                                                        "postgres_db", "postgres_user", "read_model_url"}).items():  # fmt: skip
+        if value is not None:
+            monkeypatch.setenv(f"VORONKA_{name.upper()}", str(value))
+    monkeypatch.setenv("VORONKA_POSTGRES_PASSWORD", app_settings.postgres_password.get_secret_value())
 
 
 def logged_events(store: EventStore) -> list:

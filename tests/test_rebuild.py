@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from consumers.rebuild import rebuild
 from projections.lead_card import LeadCardProjection, cards
 from schemas import leads as l
-from tests.conftest import SITE, rows, seed_department
+from tests.conftest import SITE, rows, seed_department, use_settings
 from voronka.cli import app
 from voronka.wiring import bootstrap
 
@@ -66,7 +66,7 @@ def test_cli_rebuilds_named_or_all_projections_and_refuses_unknown_names(monkeyp
     container = bootstrap(app_settings, store)
     seed_department(container.service)
     register(container.service, 5)
-    monkeypatch.setenv("VORONKA_DATA_DIR", str(app_settings.data_dir))
+    use_settings(monkeypatch, app_settings)
     cli = CliRunner()
     named = cli.invoke(app, ["projections", "rebuild", "lead_card", "kpi"])
     assert named.exit_code == 0 and "switched 2 projection(s)" in named.output, named.output
