@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import Connection, Engine, select, text
 
 from projections.base import Projection, save_position, tracking, tracking_metadata
+from projections.writes import execute
 from schemas.base import Event
 
 log = structlog.get_logger("voronka.projections")
@@ -77,10 +78,8 @@ class ProjectionRunner:
             position = positions[projection.name]
             if position < after or position >= events[-1][0]:
                 continue
-            for event_position, event in events:
-                if event_position > position:
-                    for statement in projection.changes(event):
-                        conn.execute(statement)
+            changes = (change for at, event in events if at > position for change in projection.changes(event))
+            execute(conn, changes)
             conn.execute(save_position(projection.name, projection.version, events[-1][0]))
 
     def run_until_caught_up(self, batch_size: int = 1000) -> None:

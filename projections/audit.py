@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Uuid
 
-from projections.base import insert, Projection, utc
+from projections.base import add_row, Projection, utc
 from schemas.base import Event
 from schemas.leads import (
     ContactAttempted,
@@ -41,7 +41,7 @@ def entry(event: Event, employee: str | None, holder_after: str | None = None, d
         holder_after=holder_after, first_touch=isinstance(event.payload, FirstTouchRecorded),
         occurred_at=utc(event.occurred_at), recorded_at=utc(event.recorded_at), detail=detail,
     )  # fmt: skip
-    return [insert(chain).values(**row).on_conflict_do_nothing()]  # a repeat is the same row
+    return [add_row(chain, **row)]  # a repeat is the same row
 
 
 HANDLERS = {

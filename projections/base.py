@@ -16,11 +16,12 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql import Executable
 
+from projections.writes import Write, add_row, newer_row
 from schemas.base import Event, EventPayload
 
-__all__ = ["insert"]
+__all__ = ["insert", "add_row", "Write"]
 
-Handler = Callable[[Event], Iterable[Executable]]
+Handler = Callable[[Event], Iterable[Executable | Write]]
 
 
 def utc(moment: datetime) -> datetime:
@@ -46,7 +47,7 @@ class Projection:
 
         return register
 
-    def changes(self, event: Event) -> Iterable[Executable]:
+    def changes(self, event: Event) -> Iterable[Executable | Write]:
         handler = self.handlers.get(type(event.payload))
         return handler(event) if handler else ()
 
@@ -63,7 +64,7 @@ def newer(table: Table, event: Event):
 
 def newer_values(table: Table, event: Event, **values):
     """Apply the event's values and record its version (conditional `newer` updates go before it)."""
-    return newer(table, event).values(version=event.originator_version, **values)
+    return newer_row(table, event.originator_id, event.originator_version, **values)
 
 
 def save_position(name: str, version: int, position: int, table: Table | None = None):

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, literal, select, update
 
-from projections.base import insert, newer as base_newer, newer_values, Projection, utc
+from projections.base import add_row, insert, newer as base_newer, newer_values, Projection, utc
+from projections.writes import newer_row
 from schemas.base import Event
 from schemas.deals import DealOpened, DealWon, PaymentReceived
 from schemas.leads import (
@@ -49,6 +50,9 @@ payments = Table(
     Column("deal_id", Uuid, primary_key=True), Column("version", Integer, primary_key=True),
     Column("channel", String, nullable=False), Column("paid_on", Date, nullable=False), Column("amount", Numeric(16, 2), nullable=False),
 )  # fmt: skip
+NOT_CONTACTED = leads.c.contacted_on.is_(None)
+ONE_MORE_TOUCH = leads.c.touches + 1
+ONE_MORE_CALL = leads.c.calls + 1
 TOUCHES = (ContactAttempted, LeadCallLogged, LeadHandedOff, LeadQualified, LeadDisqualified, LeadConverted)
 
 
@@ -70,19 +74,17 @@ def conversion_projection(business_timezone: str) -> Projection:
         row = dict(lead_id=event.originator_id, version=event.originator_version, channel=event.payload.channel,
                    registered_on=day(event.occurred_at), registered_at=utc(event.occurred_at), spam=False, touches=0,
                    calls=0)  # fmt: skip
-        return [insert(leads).values(**row).on_conflict_do_nothing()]
+        return [add_row(leads, **row)]
 
     def touched(event: Event):
-        first_contact = isinstance(event.payload, ContactAttempted | LeadCallLogged)
         statements = []
-        if first_contact:  # speed to lead: the first contact attempt minus registration
-            statements.append(
-                newer(event).where(leads.c.contacted_on.is_(None))
-                .values(contacted_on=day(event.occurred_at), contacted_at=utc(event.occurred_at))
-            )  # fmt: skip
-        calls = leads.c.calls + (1 if isinstance(event.payload, LeadCallLogged) else 0)
-        extra = {"qualified_on": day(event.occurred_at)} if isinstance(event.payload, LeadQualified) else {}
-        return [*statements, lead(event, touches=leads.c.touches + 1, calls=calls, **extra)]
+        if isinstance(event.payload, ContactAttempted | LeadCallLogged):  # speed to lead: the first attempt
+            statements.append(newer_row(leads, event.originator_id, event.originator_version, when=NOT_CONTACTED,
+                                        contacted_on=day(event.occurred_at), contacted_at=utc(event.occurred_at)))  # fmt: skip
+        extra = {"calls": ONE_MORE_CALL} if isinstance(event.payload, LeadCallLogged) else {}
+        if isinstance(event.payload, LeadQualified):
+            extra["qualified_on"] = day(event.occurred_at)
+        return [*statements, lead(event, touches=ONE_MORE_TOUCH, **extra)]
 
     for touch in TOUCHES:
         projection.on(touch)(touched)
@@ -91,13 +93,13 @@ def conversion_projection(business_timezone: str) -> Projection:
 
     @projection.on(NeedRegistered)
     def _need(event: Event):
-        return [insert(needs).values(need_id=event.originator_id, channel=event.payload.channel,
-                                     registered_on=day(event.occurred_at)).on_conflict_do_nothing()]  # fmt: skip
+        return [add_row(needs, need_id=event.originator_id, channel=event.payload.channel,
+                                     registered_on=day(event.occurred_at))]  # fmt: skip
 
     @projection.on(DealOpened)
     def _deal(event: Event):
-        return [insert(deals).values(deal_id=event.originator_id, channel=event.payload.channel,
-                                     opened_on=day(event.occurred_at)).on_conflict_do_nothing()]  # fmt: skip
+        return [add_row(deals, deal_id=event.originator_id, channel=event.payload.channel,
+                                     opened_on=day(event.occurred_at))]  # fmt: skip
 
     projection.on(DealWon)(lambda e: [update(deals).where(deals.c.deal_id == e.originator_id).values(won_on=day(e.occurred_at))])
 

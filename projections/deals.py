@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, Numeric, String, Table, Uuid
 
-from projections.base import insert, newer_values, Projection, utc
+from projections.base import add_row, newer_values, Projection, utc
 from schemas.base import Event
 from schemas.deals import (
     DealHandedOff,
@@ -49,7 +49,7 @@ DealsProjection = Projection("deals", 2, metadata)
 
 
 def held(event: Event, employee: str):
-    return insert(holders).values(deal_id=event.originator_id, employee=employee).on_conflict_do_nothing()
+    return add_row(holders, deal_id=event.originator_id, employee=employee)
 
 
 def change(event: Event, **values):
@@ -65,7 +65,7 @@ def _opened(event: Event):
         stage="proposal", payment_terms=p.payment_terms, total=0, paid=0, opened_at=utc(event.occurred_at),
         items=[item.model_dump(mode="json") for item in p.items], lines=[],
     )  # fmt: skip
-    return [insert(deals).values(**row).on_conflict_do_nothing(), held(event, p.owner)]
+    return [add_row(deals, **row), held(event, p.owner)]
 
 
 @DealsProjection.on(DealHandedOff)

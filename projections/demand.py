@@ -6,10 +6,10 @@ reason, duplicate). Reports sum the rows, so a changed need simply replaces its 
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Integer, MetaData, Numeric, String, Table, Uuid, delete, literal, select, union_all, update
-from sqlalchemy.sql import Executable
+from sqlalchemy import Column, Date, Integer, MetaData, Numeric, String, Table, Uuid, bindparam, delete, exists, select
 
-from projections.base import insert, Projection
+from projections.base import add_row, insert, Projection
+from projections.writes import Write, newer_row
 from schemas.base import Event
 from schemas.needs import NeedCancelled, NeedClosedAsDuplicate, NeedConverted, NeedItemsChanged, NeedRegistered
 
@@ -40,57 +40,60 @@ DemandProjection = Projection("demand", 1, metadata)
 
 
 COLUMNS = ["need_id", "product_id", "version", "quantity", "period_start", "period_end", "channel", "outcome", "reason"]
+ITEM = ["need_id", "product_id", "version", "quantity", "period_start", "period_end"]
 
 
-def _item_rows(event: Event, items, tail: tuple, where) -> Executable:
-    """Insert one row per item; `tail` gives channel, outcome and reason; `where` guards against repeats."""
-    parts = [
-        select(
-            literal(event.originator_id, Uuid), literal(item.product_id, Uuid), literal(event.originator_version),
-            literal(item.quantity, Numeric(14, 3)), literal(item.period.start, Date), literal(item.period.end, Date),
-            *tail,
-        ).where(where)
+def _param(column: str):
+    return bindparam(f"w_{column}", type_=demand.c[column].type)
+
+
+def _head_of_this_need():
+    return versions.c.need_id == _param("need_id")
+
+
+# Statement templates, built once (see projections.writes): one row per item, guarded against repeats.
+FIRST_ITEMS = insert(demand).from_select(
+    COLUMNS, select(*map(_param, COLUMNS)).where(~exists().where(_head_of_this_need()))
+)
+NEWER_ITEMS = insert(demand).from_select(
+    COLUMNS,
+    select(*map(_param, ITEM), versions.c.channel, versions.c.outcome, versions.c.reason)
+    .where(_head_of_this_need(), versions.c.version < _param("version")),
+)  # fmt: skip
+STALE_ITEMS = delete(demand).where(
+    demand.c.need_id == _param("need_id"),
+    exists().where(_head_of_this_need(), versions.c.version < _param("version")),
+)
+
+
+def _items(event: Event, items, template, **tail) -> list[Write]:
+    return [
+        Write(template, {"w_need_id": event.originator_id, "w_product_id": item.product_id, "w_version": event.originator_version,
+                         "w_quantity": item.quantity, "w_period_start": item.period.start, "w_period_end": item.period.end,
+                         **{f"w_{k}": v for k, v in tail.items()}})
         for item in items
     ]  # fmt: skip
-    return insert(demand).from_select(COLUMNS, union_all(*parts))
-
-
-def _head(need_id):
-    return select(versions).where(versions.c.need_id == need_id)
 
 
 @DemandProjection.on(NeedRegistered)
 def _registered(event: Event):
     p: NeedRegistered = event.payload
-    tail = (literal(p.channel), literal("open"), literal(None, String))
-    first_time = ~_head(event.originator_id).exists()
-    head = insert(versions).values(need_id=event.originator_id, version=event.originator_version, channel=p.channel,
-                                   outcome="open").on_conflict_do_nothing()  # fmt: skip
-    return [_item_rows(event, p.items, tail, first_time), head]
+    head = add_row(versions, need_id=event.originator_id, version=event.originator_version, channel=p.channel, outcome="open")
+    return [*_items(event, p.items, FIRST_ITEMS, channel=p.channel, outcome="open", reason=None), head]
 
 
 @DemandProjection.on(NeedItemsChanged)
 def _items_changed(event: Event):
     """Replace the need's rows, but only when this event is newer than them."""
-    newer = versions.c.version < event.originator_version
-    stale = _head(event.originator_id).where(newer).exists()
-    replace = delete(demand).where(demand.c.need_id == event.originator_id, stale)
-    tail = (versions.c.channel, versions.c.outcome, versions.c.reason)
-    copy = _item_rows(event, event.payload.items, tail, (versions.c.need_id == event.originator_id) & newer)
-    bump = update(versions).where(versions.c.need_id == event.originator_id, newer).values(version=event.originator_version)
-    return [replace, copy, bump]
+    stale = Write(STALE_ITEMS, {"w_need_id": event.originator_id, "w_version": event.originator_version})
+    bump = newer_row(versions, event.originator_id, event.originator_version)
+    return [stale, *_items(event, event.payload.items, NEWER_ITEMS), bump]
 
 
 def _outcome(outcome: str, reason=lambda p: None):
     def handler(event: Event):
-        newer = versions.c.version < event.originator_version
         values = {"outcome": outcome, "reason": reason(event.payload)}
-        return [
-            update(demand).where(demand.c.need_id == event.originator_id, demand.c.version < event.originator_version)
-            .values(version=event.originator_version, **values),
-            update(versions).where(versions.c.need_id == event.originator_id, newer)
-            .values(version=event.originator_version, **values),
-        ]  # fmt: skip
+        return [newer_row(table, event.originator_id, event.originator_version, **values) for table in (demand, versions)]
 
     return handler
 

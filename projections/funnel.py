@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, update
 
-from projections.base import insert, Projection, utc
+from projections.base import add_row, Projection, utc
 from schemas.base import Event
 from schemas.deals import DealLost, DealOpened, DealReopened, DealStageChanged, DealWon
 
@@ -31,7 +31,7 @@ def enter(event: Event, stage: str):
     )
     row = dict(deal_id=event.originator_id, entered_version=event.originator_version, stage=stage,
                entered_at=utc(event.occurred_at))  # fmt: skip
-    return [leave, insert(stays).values(**row).on_conflict_do_nothing()]
+    return [leave, add_row(stays, **row)]
 
 
 FunnelProjection.on(DealOpened)(lambda e: enter(e, "proposal"))

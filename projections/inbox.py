@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, Numeric, String, Table, Uuid
 
-from projections.base import insert, Projection, utc
+from projections.base import add_row, Projection, utc
 from schemas.base import Event
 from schemas.counterparties import CounterpartyRegistered
 from schemas.needs import DuplicateWorkFlagged
@@ -57,17 +57,17 @@ InboxProjection = Projection("inbox", 2, metadata)
 def _requested(event: Event):
     p: NotificationRequested = event.payload
     return [
-        insert(notices).values(notification_id=p.notification_id, recipient=recipient, kind=p.kind, summary=p.summary,
+        add_row(notices, notification_id=p.notification_id, recipient=recipient, kind=p.kind, summary=p.summary,
                                subject_type=event.aggregate_type, subject_id=event.originator_id,
-                               subject_version=event.originator_version, created_at=utc(event.occurred_at)).on_conflict_do_nothing()
+                               subject_version=event.originator_version, created_at=utc(event.occurred_at))
         for recipient in p.recipients
     ]  # fmt: skip
 
 
 def _mark(kind: str):
     def handler(event: Event):
-        return [insert(marks).values(employee=event.actor, notification_id=event.payload.notification_id, mark=kind,
-                                     at=utc(event.occurred_at)).on_conflict_do_nothing()]  # fmt: skip
+        return [add_row(marks, employee=event.actor, notification_id=event.payload.notification_id, mark=kind,
+                                     at=utc(event.occurred_at))]  # fmt: skip
 
     return handler
 
@@ -82,9 +82,9 @@ def _alert(event: Event):
     row = dict(need_id=event.originator_id, version=event.originator_version, other_id=p.other_id, other_kind=p.other_kind,
                other_number=p.other_number, other_owner=p.other_owner, match=p.match, similarity=p.similarity,
                overlap=[str(product) for product in p.overlap])  # fmt: skip
-    return [insert(alerts).values(**row).on_conflict_do_nothing()]
+    return [add_row(alerts, **row)]
 
 
 @InboxProjection.on(CounterpartyRegistered)
 def _party(event: Event):
-    return [insert(parties).values(counterparty_id=event.originator_id, name=event.payload.name).on_conflict_do_nothing()]
+    return [add_row(parties, counterparty_id=event.originator_id, name=event.payload.name)]

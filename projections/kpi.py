@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, literal, select
 
-from projections.base import insert, newer_values, Projection, utc
+from projections.base import add_row, insert, newer_values, Projection, utc
 from schemas.activities import CallLogged, CallScored, MeetingCancelled, MeetingHeld, MeetingNoShow, MeetingScheduled
 from schemas.base import Event
 from schemas.deals import (
@@ -98,14 +98,14 @@ def kpi_projection(business_timezone: str) -> Projection:
     def _employee(event: Event):
         p = event.payload
         row = dict(employee=p.employee_id, name=p.name, role=p.role, profile=p.sales_profile)
-        return [insert(employees).values(**row).on_conflict_do_nothing()]
+        return [add_row(employees, **row)]
 
     @projection.on(CallLogged)
     def _call(event: Event):
         p = event.payload
         row = dict(call_id=event.originator_id, version=event.originator_version, employee=p.employee,
                    outcome=p.outcome, duration=p.duration_seconds, **when(p.started_at))  # fmt: skip
-        return [insert(calls).values(**row).on_conflict_do_nothing()]
+        return [add_row(calls, **row)]
 
     projection.on(CallScored)(lambda e: [newer_values(calls, e, score=e.payload.score)])
 
@@ -114,7 +114,7 @@ def kpi_projection(business_timezone: str) -> Projection:
         p = event.payload
         row = dict(meeting_id=event.originator_id, version=event.originator_version, generator=p.generator,
                    converter=p.converter, status="scheduled", **when(event.occurred_at, "set_"))  # fmt: skip
-        return [insert(meetings).values(**row).on_conflict_do_nothing()]
+        return [add_row(meetings, **row)]
 
     def meeting_outcome(status: str):
         return lambda e: [newer_values(meetings, e, status=status, **when(e.occurred_at, "outcome_"))]
@@ -129,7 +129,7 @@ def kpi_projection(business_timezone: str) -> Projection:
         row = dict(deal_id=event.originator_id, version=event.originator_version, owner=p.owner,
                    counterparty_id=p.counterparty_id, opened_at=utc(event.occurred_at), opened_position=event.position or 0,
                    meeting_held_by=p.meeting_held_by, status="open")  # fmt: skip
-        return [insert(deals).values(**row).on_conflict_do_nothing()]
+        return [add_row(deals, **row)]
 
     # Credit goes to whoever owned the deal when it happened (a later handoff does not move it).
     projection.on(DealHandedOff)(lambda e: [newer_values(deals, e, owner=e.payload.to_employee)])
@@ -160,7 +160,7 @@ def kpi_projection(business_timezone: str) -> Projection:
         def handler(event: Event):
             row = dict(deal_id=event.originator_id, version=event.originator_version, kind=kind,
                        employee=employee_of(event.payload), **when(event.occurred_at))  # fmt: skip
-            return [insert(flags).values(**row).on_conflict_do_nothing()]
+            return [add_row(flags, **row)]
 
         return handler
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
 
-from projections.base import insert, newer as base_newer, newer_values, Projection, utc
+from projections.base import add_row, newer as base_newer, newer_values, Projection, utc
+from projections.writes import newer_row
 from schemas.base import Event
 from schemas.leads import (
     ContactAttempted,
@@ -66,7 +67,7 @@ def _registered(event: Event):
         contact_phone=e.contact.phone, company=e.contact.company, status="assigned" if human else "new",
         holder=e.received_by if human else None, registered_at=utc(event.occurred_at), last_activity_at=utc(event.occurred_at),
     )  # fmt: skip
-    return [insert(cards).values(**row).on_conflict_do_nothing()]
+    return [add_row(cards, **row)]
 
 
 @on(LeadAssigned)
@@ -96,12 +97,17 @@ def _call_logged(event: Event):
 
 def _contacted(event: Event):
     """The first contact attempt is kept: speed to lead = first_contact_at - registered_at."""
-    first = newer(event).where(cards.c.first_contact_at.is_(None)).values(first_contact_at=utc(event.occurred_at))
+    first = newer_row(cards, event.originator_id, event.originator_version, when=NOT_CONTACTED,
+                      first_contact_at=utc(event.occurred_at))  # fmt: skip
     return [first, *_status_if(event, "assigned", "in_progress"), *change(event)]
 
 
+NOT_CONTACTED = cards.c.first_contact_at.is_(None)
+STATUS_IS = {status: cards.c.status == status for status in ("new", "assigned")}
+
+
 def _status_if(event: Event, current: str, new: str):
-    return [newer(event).where(cards.c.status == current).values(status=new)]
+    return [newer_row(cards, event.originator_id, event.originator_version, when=STATUS_IS[current], status=new)]
 
 
 def _status(status: str):

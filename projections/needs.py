@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Uuid
 
-from projections.base import insert, newer_values, Projection, utc
+from projections.base import add_row, newer_values, Projection, utc
 from schemas.base import Event
 from schemas.needs import (
     NeedCancelled,
@@ -55,7 +55,7 @@ def _registered(event: Event):
         owner=p.owner, channel=p.channel, lead_id=p.lead_id, status="open",
         items=[item.model_dump(mode="json") for item in p.items], registered_at=utc(event.occurred_at),
     )  # fmt: skip
-    return [insert(needs).values(**row).on_conflict_do_nothing()]
+    return [add_row(needs, **row)]
 
 
 NeedsProjection.on(NeedItemsChanged)(lambda e: change(e, items=[i.model_dump(mode="json") for i in e.payload.items]))

@@ -86,6 +86,34 @@ def postgres_database():
 
 
 @pytest.fixture
+def kafka(app_settings: Settings) -> Iterator[Settings]:
+    """The test broker (VORONKA_TEST_KAFKA, started by scripts/services.sh), with this test's own topics and consumer
+    group in the settings; the topics are deleted afterwards. Tests may change `kafka_partitions` before use."""
+    import socket
+    import uuid
+
+    server = os.environ.get("VORONKA_TEST_KAFKA")
+    reason = "VORONKA_TEST_KAFKA is not set" if not server else None
+    if server and not reason:
+        host, port = server.split(",")[0].rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=3).close()
+        except OSError as exc:
+            reason = f"no Kafka broker answers at {server} ({exc})"
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: the Kafka tests cannot run (scripts/services.sh starts the broker)")
+        pytest.skip(f"KAFKA TESTS SKIPPED: {reason}; run: eval \"$(bash scripts/services.sh start)\"")
+    name = f"test.{uuid.uuid4().hex[:12]}"
+    settings = app_settings.model_copy(update={"kafka_bootstrap": server, "kafka_events_topic": f"{name}.events",
+                                               "kafka_dlq_topic": f"{name}.dlq", "kafka_group": f"{name}.workers"})  # fmt: skip
+    yield settings
+    from consumers.kafka_topics import delete_topics
+
+    delete_topics(server, [settings.kafka_events_topic, settings.kafka_dlq_topic])
+
+
+@pytest.fixture
 def store(app_settings: Settings) -> Iterator[EventStore]:
     store = EventStore(app_settings.event_store_env())
     yield store
@@ -133,12 +161,12 @@ def deliver(projection, events: list, path: Path):
     """A fresh read-model database fed exactly these events, in this order (repeats included)."""
     from sqlalchemy import create_engine
 
+    from projections.writes import execute
+
     engine = create_engine(f"sqlite:///{path}")
     projection.metadata.create_all(engine)
     with engine.begin() as conn:
-        for event in events:
-            for statement in projection.changes(event):
-                conn.execute(statement)
+        execute(conn, (change for event in events for change in projection.changes(event)))
     return engine
 
 

@@ -21,6 +21,7 @@ from commands.deps import Deps
 from commands.service import CommandService
 from commands.store import EventStore
 from consumers.runner import ProjectionRunner
+from projections.writes import execute
 from schemas import activities as a, counterparties as c, deals as d, leads as l, needs as n
 from tests.conftest import HEAD, NOW, SITE, manager, product, seed_department
 from voronka.settings import Settings
@@ -159,8 +160,7 @@ def applied(projections, events, path: Path):
     with engine.begin() as conn:
         for event in events:
             for p in projections:
-                for statement in p.changes(event):
-                    conn.execute(statement)
+                execute(conn, p.changes(event))
     return engine
 
 
