@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, case, func, or_, select
 
-from projections.kpi import NO_NEXT_FOLLOW_UP, OVERDUE_FOLLOW_UP, calls, deals, employees, flags, meetings, payments, plans
+from projections.kpi import NO_NEXT_FOLLOW_UP, OVERDUE_FOLLOW_UP, call_days, deals, employees, flags, meetings, payments, plans
 
 Key = tuple[str, str]  # (employee, period label)
 
@@ -74,13 +74,9 @@ def count_facts(conn: Connection, w: Window, rules: KpiRules) -> dict[Key, Count
             for name, value in zip(names, values, strict=True):
                 counter[name] += value or 0
 
-    answered = calls.c.outcome == "answered"
-    bucket = w.column(calls)
-    add(select(calls.c.employee, bucket, func.count(), func.sum(calls.c.duration),
-               func.sum(case((and_(answered, calls.c.duration < rules.short_call_seconds), 1), else_=0)),
-               func.sum(case((calls.c.duration > rules.long_call_seconds, 1), else_=0)),
-               func.sum(calls.c.score), func.count(calls.c.score))
-        .where(w.within(calls)).group_by(calls.c.employee, bucket),
+    bucket = w.column(call_days)
+    sums = [func.sum(call_days.c[c]) for c in ("calls", "seconds", "too_short", "too_long", "score_sum", "scored")]
+    add(select(call_days.c.employee, bucket, *sums).where(w.within(call_days)).group_by(call_days.c.employee, bucket),
         ["calls", "call_seconds", "calls_too_short", "calls_too_long", "score_sum", "scored_calls"])  # fmt: skip
 
     set_bucket, outcome_bucket = w.column(meetings, "set_"), w.column(meetings, "outcome_")
@@ -99,7 +95,7 @@ def count_facts(conn: Connection, w: Window, rules: KpiRules) -> dict[Key, Count
     bucket = w.column(payments)
     add(select(payments.c.owner, bucket, func.sum(payments.c.amount)).where(w.within(payments))
         .group_by(payments.c.owner, bucket), ["revenue"])  # fmt: skip
-    add(first_payments(w), ["first_payments", "first_payment_amount"])
+    count_first_payments(conn, w, figures)
 
     bucket = w.column(flags)
     overdue, orphaned = (func.sum(case((flags.c.kind == kind, 1), else_=0)) for kind in (OVERDUE_FOLLOW_UP, NO_NEXT_FOLLOW_UP))
@@ -108,33 +104,55 @@ def count_facts(conn: Connection, w: Window, rules: KpiRules) -> dict[Key, Count
     return figures
 
 
-def ranked_deals():
-    """Deals with their place among the client's deals: 1 is the client's first deal, ties by log position."""
-    nth = func.row_number().over(partition_by=deals.c.counterparty_id, order_by=(deals.c.opened_at, deals.c.opened_position))
-    return select(deals, nth.label("nth")).subquery()
-
-
-def first_payments(w: Window):
-    """The first payment of each client's first deal, credited to the deal's owner when it was paid."""
-    ranked = ranked_deals()
-    firsts = select(ranked.c.deal_id).where(ranked.c.nth == 1)
-    order = (payments.c.day, payments.c.paid_at, payments.c.position)
-    nth = func.row_number().over(partition_by=payments.c.deal_id, order_by=order).label("nth")
-    paid = select(payments, nth).where(payments.c.deal_id.in_(firsts)).subquery()
-    bucket = paid.c[w.period]
-    return (
-        select(paid.c.owner, bucket, func.count(), func.sum(paid.c.amount))
-        .where(paid.c.nth == 1, paid.c.day.between(w.first, w.last)).group_by(paid.c.owner, bucket)
+def first_deals(conn: Connection, clients: set) -> set:
+    """Each of these clients' first deal: the earliest opened, ties broken by log position."""
+    if not clients:
+        return set()
+    of_clients = deals.c.counterparty_id.in_(clients)
+    earliest = (select(deals.c.counterparty_id, func.min(deals.c.opened_at).label("opened_at"))
+                .where(of_clients).group_by(deals.c.counterparty_id).subquery())  # fmt: skip
+    rows = conn.execute(
+        select(deals.c.counterparty_id, deals.c.opened_position, deals.c.deal_id)
+        .join(earliest, (deals.c.counterparty_id == earliest.c.counterparty_id) & (deals.c.opened_at == earliest.c.opened_at))
     )  # fmt: skip
+    first: dict = {}
+    for client, position, deal in rows:
+        first[client] = min(first.get(client, (position, deal)), (position, deal))
+    return {deal for _, deal in first.values()}
+
+
+def count_first_payments(conn: Connection, w: Window, figures: dict[Key, Counter]) -> None:
+    """The first payment of each client's first deal, credited to the deal's owner when it was paid."""
+    in_window = select(payments.c.deal_id, payments.c.counterparty_id).where(w.within(payments)).distinct()
+    candidates = {deal: client for deal, client in conn.execute(in_window)}
+    firsts = first_deals(conn, set(candidates.values())) & set(candidates)
+    if not firsts:
+        return
+    paid = conn.execute(select(payments).where(payments.c.deal_id.in_(firsts))).mappings()
+    earliest: dict = {}
+    for p in paid:
+        order = (p["day"], p["paid_at"], p["position"])
+        if p["deal_id"] not in earliest or order < earliest[p["deal_id"]][0]:
+            earliest[p["deal_id"]] = (order, p)
+    for _, p in earliest.values():
+        if w.first <= p["day"] <= w.last:
+            counter = figures[(p["owner"], w.bucket_of(p["day"]))]
+            counter["first_payments"] += 1
+            counter["first_payment_amount"] += p["amount"]
 
 
 def deal_facts(conn: Connection, w: Window) -> list[dict]:
-    """Deals signed or won in the window, and those won in the year before it (for retention)."""
-    ranked = ranked_deals()
+    """Deals signed or won in the window, and those won in the year before it (for retention); `nth` is 1 for a
+    client's first deal."""
     year_before = w.first - timedelta(days=365)
-    statement = select(ranked).where(or_(ranked.c.signed_day.between(w.first, w.last),
-                                         ranked.c.won_day.between(year_before, w.last)))  # fmt: skip
-    return [dict(row) for row in conn.execute(statement).mappings()]
+    columns = [deals.c[c] for c in ("deal_id", "counterparty_id", "meeting_held_by", "signed_by", "signed_day", "won_by",
+                                    "won_day", "won_revenue")]  # fmt: skip
+    statement = select(*columns).where(or_(deals.c.signed_day.between(w.first, w.last), deals.c.won_day.between(year_before, w.last)))
+    rows = [dict(row) for row in conn.execute(statement).mappings()]
+    firsts = first_deals(conn, {r["counterparty_id"] for r in rows})
+    for r in rows:
+        r["nth"] = 1 if r["deal_id"] in firsts else 2
+    return rows
 
 
 def count_deal_credits(rows: list[dict], w: Window, figures: dict[Key, Counter]) -> None:

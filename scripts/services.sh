@@ -5,7 +5,7 @@
 #   * PostgreSQL, a private cluster (not Debian's default one), role/db voronka/voronka;
 #   * the kcat CLI.
 #
-# Usage: scripts/services.sh start|stop|status
+# Usage: scripts/services.sh start|stop|status|start-kafka|stop-kafka|restart-kafka
 #
 #   start   idempotent: installs what is missing, starts what is not running, waits until
 #           both services answer, then prints on stdout (and nothing else on stdout):
@@ -578,9 +578,26 @@ cmd_status() {
     return $ok
 }
 
+# Kafka alone (fault tests stop and start a broker mid-stream; with their own VORONKA_SERVICES_DIR and ports
+# they disturb no other broker).
+cmd_start_kafka() {
+    lock
+    ensure_packages
+    kafka_start
+    printf 'export VORONKA_TEST_KAFKA=%s\n' "$KAFKA_URL" >&3
+}
+
+cmd_stop_kafka() {
+    lock
+    kafka_stop
+}
+
 case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    start-kafka) cmd_start_kafka ;;
+    stop-kafka) cmd_stop_kafka ;;
+    restart-kafka) cmd_stop_kafka; cmd_start_kafka ;;
+    *) echo "usage: $0 start|stop|status|start-kafka|stop-kafka|restart-kafka" >&2; exit 2 ;;
 esac

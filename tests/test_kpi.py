@@ -193,12 +193,12 @@ def test_kpi_visibility(kpi_app):
 
 
 def test_kpi_rows_survive_redelivery(kpi_app, store, tmp_path):
-    from projections.kpi import calls, deals, kpi_projection, meetings, payments
+    from projections.kpi import call_days, calls, deals, kpi_projection, meetings, payments
 
     projection = kpi_projection("Europe/Moscow")
     clean = rebuild(projection, store, tmp_path / "a.sqlite")
     events = logged_events(store)
     twice = deliver(projection, events + events[: len(events) // 2] + events, tmp_path / "b.sqlite")
-    for table in (calls, meetings, deals, payments):
+    for table in (calls, call_days, meetings, deals, payments):
         assert rows(twice, table) == rows(clean, table) and rows(clean, table)
     assert date(2026, 11, 2) in {r[3] for r in rows(clean, calls)}

@@ -59,18 +59,89 @@ def serve() -> None:
     uvicorn.run(create_app(bootstrap(settings)), host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
+def stop_on_signals(stop=None):
+    """An event set by SIGTERM (docker stop) or Ctrl-C: a long-running command finishes its round and exits 0."""
+    import signal
+    import threading
+
+    stop = threading.Event() if stop is None else stop
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def reachable_container(settings: Settings):
+    """The wired application, or a clear error when the event store or the read-model database is down."""
+    from eventsourcing.persistence import PersistenceError
+    from sqlalchemy.exc import OperationalError
+
+    from voronka.wiring import bootstrap
+
+    try:
+        return bootstrap(settings)
+    except (PersistenceError, OperationalError) as exc:
+        fail(f"the databases are not reachable ({settings.store} store): {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+@app.command()
+def processes() -> None:
+    """Run the process managers (duplicate check, scheduler, outbox delivery) over the store's log, without the API
+    and without the projections (the Kafka workers build those). One instance is active; a second one waits."""
+    import structlog
+
+    from consumers.lease import Lease
+    from voronka.wiring import follow_the_log, step_processes
+
+    settings = load_settings()
+    container = reachable_container(settings)
+    stop = stop_on_signals()
+    log = structlog.get_logger("voronka.processes")
+    lease = Lease(container.runner.engine, settings.data_dir, "processes")
+    if lease.acquire(stop):
+        try:
+            log.info("processes_started", managers=[p.name for p in container.processes])
+            follow_the_log(container, stop, one_round=step_processes)
+        finally:
+            lease.release()
+    log.info("processes_stopped")
+
+
+@app.command()
+def inbound() -> None:
+    """Take interests (web forms, mail gateway) and calls (PBX) from the inbound Kafka topics into the store;
+    invalid messages go to the inbound dead-letter topic."""
+    from consumers.inbound import InboundTopics, connect
+    from consumers.kafka_topics import KafkaUnavailable
+
+    settings = load_settings()
+    container = reachable_container(settings)
+    topics = InboundTopics(settings.kafka_inbound_interests_topic, settings.kafka_inbound_calls_topic,
+                           settings.kafka_inbound_dlq_topic, settings.kafka_partitions)  # fmt: skip
+    try:
+        consumer = connect(settings.kafka_bootstrap, topics, container.service.handle)
+    except KafkaUnavailable as exc:
+        fail(f"Kafka is not reachable: {exc}")
+    stop_on_signals(consumer.stop)
+    try:
+        consumer.run()
+    finally:
+        consumer.close()
+
+
 @app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option(help="A fresh directory for the demo data")] = Path("var/demo"),
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API after seeding")] = True,
+    scale: Annotated[float, typer.Option(min=0.01, help="Multiplies the department's headcount and inbound flow")] = 1.0,
+    days: Annotated[int, typer.Option(min=1, help="Days of history, ending now")] = 91,
 ) -> None:
-    """Seed a realistic sales department into a fresh data directory and serve the API."""
+    """Seed months of a realistic sales department into a fresh data directory and serve the API."""
     import os
 
     from voronka.demo import run_demo
 
     os.environ["VORONKA_DATA_DIR"] = str(data_dir)
-    run_demo(load_settings(), console, serve_api)
+    run_demo(load_settings(), console, serve_api, scale=scale, days=days)
 
 
 @app.command()
@@ -114,6 +185,7 @@ def projections_rebuild(
     names: Annotated[list[str] | None, typer.Argument(help="Projections to rebuild (see `projections status`)")] = None,
     all_projections: Annotated[bool, typer.Option("--all", help="Rebuild every projection")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction")] = 5000,
+    source: Annotated[str, typer.Option(help="store: the event store's log; kafka: the events topic from offset 0")] = "store",
 ) -> None:
     """Rebuild from the first event beside the live tables, then switch atomically; the API keeps serving."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -129,11 +201,14 @@ def projections_rebuild(
     if unknown:
         fail(f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     chosen = list(known.values()) if all_projections else [known[n] for n in dict.fromkeys(names or ())]
+    events, total = container.store.read_batch, container.store.max_position()
+    if source != "store":
+        events, total = kafka_cli.rebuild_source(container, source, batch_size)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
     with Progress(*columns, console=console) as bar:
-        task = bar.add_task(f"rebuilding {', '.join(p.name for p in chosen)}", total=container.store.max_position())
-        position = rebuild(container.runner.engine, chosen, container.store.read_batch,
-                           lambda reached: bar.update(task, completed=reached), batch_size)  # fmt: skip
+        task = bar.add_task(f"rebuilding {', '.join(p.name for p in chosen)}", total=total)
+        position = kafka_cli.kafka_call(lambda: rebuild(container.runner.engine, chosen, events,
+                                                        lambda reached: bar.update(task, completed=reached), batch_size))  # fmt: skip
     console.print(f"switched {len(chosen)} projection(s) to the rebuilt tables at position {position}")
 
 
@@ -212,3 +287,11 @@ def export_counterparties(
     else:
         output.write_bytes(data)
         err.print(f"wrote {len(rows)} counterparties to {output}")
+
+
+# The Kafka side (relay, projection workers, dead letters) lives in its own module.
+from voronka import kafka_cli  # noqa: E402
+
+app.command()(kafka_cli.relay)
+app.command()(kafka_cli.worker)
+app.add_typer(kafka_cli.dlq_app, name="dlq")

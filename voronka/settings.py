@@ -32,6 +32,20 @@ class Settings(BaseSettings):
     )
     aggregate_cache_size: int = Field(default=1000, ge=0)
 
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    kafka_events_topic: str = Field(default="voronka.events", description="Topic the relay publishes every stored event to")
+    kafka_dlq_topic: str = Field(default="voronka.events.dlq", description="Dead letters: events a worker could not decode or apply")
+    kafka_partitions: int = Field(default=3, ge=1, description="Partitions of the events topic when the relay creates it")
+    kafka_group: str = Field(default="voronka-projections", description="Consumer group of the projection workers")
+    kafka_inbound_interests_topic: str = Field(default="voronka.inbound.interests", description="Interests from web forms and the mail gateway")
+    kafka_inbound_calls_topic: str = Field(default="voronka.inbound.calls", description="Calls from the PBX")
+    kafka_inbound_dlq_topic: str = Field(default="voronka.inbound.dlq", description="Inbound messages refused as invalid, with the reason")
+    consumers: Literal["embedded", "kafka"] = Field(
+        default="embedded",
+        description="embedded: `serve` projects the store's log in-process; kafka: `serve` runs the API only and reads "
+        "what the Kafka projection workers (`voronka worker`) applied",
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: SecretStr = SecretStr(INSECURE_DEV_SECRET)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,7 +74,7 @@ class Container:
 def all_projections(settings: Settings) -> list[Projection]:
     """Every read model, the business-time ones in the configured time zone."""
     zone = settings.business_timezone
-    return [*PROJECTIONS, conversion_projection(zone), kpi_projection(zone)]
+    return [*PROJECTIONS, conversion_projection(zone), kpi_projection(zone, settings.kpi_short_call_seconds, settings.kpi_long_call_minutes * 60)]
 
 
 def token_codec(settings: Settings) -> TokenCodec:
@@ -112,17 +113,32 @@ def step(container: Container) -> int:
     """One round of the embedded consumers: projections, process managers, and once caught up, the clock."""
     progressed = container.runner.run_once() + sum(process.run_once() for process in container.processes)
     if not progressed:
-        now = datetime.now(UTC)
-        container.scheduler.tick(now)
-        container.deliverer.deliver_due(now)
+        tick_the_clock(container)
     return progressed
 
 
-def follow_the_log(container: Container, stop: threading.Event, interval: float = 0.05) -> None:
-    """The embedded mode's consumer loop: catch up, then poll the log for new events."""
+def step_processes(container: Container) -> int:
+    """One round of the process managers alone, then the clock: `voronka processes` in the distributed
+    deployment, where the Kafka workers build the projections."""
+    progressed = sum(process.run_once() for process in container.processes)
+    if not progressed:
+        tick_the_clock(container)
+    return progressed
+
+
+def tick_the_clock(container: Container) -> None:
+    now = datetime.now(UTC)
+    container.scheduler.tick(now)
+    container.deliverer.deliver_due(now)
+
+
+def follow_the_log(container: Container, stop: threading.Event, interval: float = 0.05,
+                   one_round: Callable[[Container], int] = step) -> None:  # fmt: skip
+    """The consumer loop (embedded: `step`; distributed process managers: `step_processes`): catch up, then
+    poll the log for new events."""
     while not stop.is_set():
         try:
-            if not step(container):
+            if not one_round(container):
                 stop.wait(interval)
         except Exception:
             log.exception("consumer_loop_failed")
@@ -144,12 +160,14 @@ def create_app(container: Container) -> FastAPI:
         title="Voronka",
         version="0.1.0",
         description="Event-sourced sales pipeline: commands in, immutable events out.",
-        lifespan=embedded_projections,
+        lifespan=embedded_projections if container.settings.consumers == "embedded" else None,  # kafka: the workers project
     )
     app.state.container = container
     authenticate = authenticator(container.tokens)
     app.include_router(command_http.build_router(container.service, authenticate))
-    consistency = Consistency(container.projected_position, container.settings.consistency_timeout_seconds)
+    kafka = kafka_reads(container) if container.settings.consumers == "kafka" else None
+    consistency = Consistency(container.projected_position, container.settings.consistency_timeout_seconds,
+                              kafka.applied_version if kafka else None)  # fmt: skip
     app.include_router(lead_routes.build_router(container.runner.engine, authenticate, consistency))
     app.include_router(need_routes.build_router(container.runner.engine, authenticate, consistency,
                                                 container.settings.pdf_font_dir, container.settings.business_timezone))  # fmt: skip
@@ -165,6 +183,8 @@ def create_app(container: Container) -> FastAPI:
     @app.get("/health", tags=["ops"])
     def health() -> dict:
         head = container.store.max_position()
+        if kafka:
+            return {"status": "ok", "position": head, **kafka.health.report(head)}
         return {"status": "ok", "position": head, "projection_lag": {n: head - p for n, p in container.runner.positions().items()}}
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
@@ -180,6 +200,13 @@ def create_app(container: Container) -> FastAPI:
         return response
 
     return app
+
+
+def kafka_reads(container: Container):
+    """What the API reads in Kafka mode: the workers' applied versions (read-your-writes) and their lag (/health)."""
+    from voronka.kafka_mode import KafkaReads
+
+    return KafkaReads.build(container.runner.engine, container.settings)
 
 
 def add_error_handlers(app: FastAPI) -> None:

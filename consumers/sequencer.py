@@ -1,0 +1,170 @@
+"""Applies Kafka messages to projections in each aggregate's version order, whatever arrives.
+
+Per partition, Kafka keeps an aggregate's order, but the relay can repeat a run of events after a
+crash and a dead-lettered event leaves a hole. So, per aggregate:
+- a version at or below the applied one is a repeat: skipped;
+- the next version is applied, then any parked events that now follow it;
+- a later version (a hole before it) is parked until the hole is filled (e.g. by a DLQ replay).
+A message that cannot be decoded, or that a projection fails on, goes to the dead letters and leaves
+its aggregate's hole; a schema version newer than this code's stops everything (NewerSchemaError).
+Where applied versions and parked events are kept is up to the caller (a database, or memory); the
+table changes are collected and executed together by `flush`, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
+
+from sqlalchemy import Connection
+
+from consumers.wire import Incoming, NewerSchemaError, PoisonMessage, key_aggregate, read_envelope, to_event
+from projections.base import Projection
+from projections.writes import execute
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message as read from the topic (a kafka-python ConsumerRecord has these attributes)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: Record
+    error: str
+    aggregate_id: UUID | None
+    version: int | None
+
+
+class Versions(Protocol):
+    def applied(self, aggregate_id: UUID) -> int: ...
+    def set_applied(self, aggregate_id: UUID, version: int) -> None: ...
+    def park(self, incoming: Incoming, record: Record) -> None: ...
+    def parked(self, aggregate_id: UUID) -> list[tuple[int, int, int, bytes]]: ...  # (version, partition, offset, value)
+    def unpark(self, aggregate_id: UUID, up_to_version: int) -> None: ...
+
+
+@dataclass
+class Counts:
+    applied: int = 0
+    repeated: int = 0
+    parked: int = 0
+    dead: int = 0
+
+
+def parse(record: Record) -> Incoming | PoisonMessage:
+    try:
+        return read_envelope(record.value)
+    except PoisonMessage as exc:
+        return exc
+
+
+class Sequencer:
+    def __init__(self, projections: Sequence[Projection], dead_letter: Callable[[DeadLetter], None], topic: str = "") -> None:
+        self.projections, self.topic = projections, topic
+        self.dead_letter = dead_letter
+        self.counts = Counts()
+        self.statements: list[list] = [[] for _ in projections]
+
+    def flush(self, conn: Connection) -> None:
+        """Execute the table changes of the events handled since the last flush: projection by projection (they
+        write apart), each in the events' order, so runs of one statement shape go to the driver together."""
+        for statements in self.statements:
+            execute(conn, statements)
+            statements.clear()
+
+    def discard(self) -> None:
+        for statements in self.statements:
+            statements.clear()
+
+    def handle(self, conn: Connection, versions: Versions, record: Record, parsed: Incoming | PoisonMessage) -> None:
+        if isinstance(parsed, PoisonMessage):
+            self._dead(record, str(parsed), key_aggregate(record.key), None)
+            return
+        applied = versions.applied(parsed.aggregate_id)
+        if parsed.version <= applied:
+            self.counts.repeated += 1
+        elif parsed.version > applied + 1:
+            versions.park(parsed, record)
+            self.counts.parked += 1
+        elif self._apply(conn, versions, parsed, record):
+            self._drain(conn, versions, parsed.aggregate_id)
+
+    def _apply(self, conn: Connection, versions: Versions, incoming: Incoming, record: Record) -> bool:
+        try:
+            event = to_event(incoming)
+        except PoisonMessage as exc:
+            self._dead(record, str(exc), incoming.aggregate_id, incoming.version)
+            return False
+        except NewerSchemaError as exc:
+            exc.add_note(f"at {record.topic}/{record.partition}@{record.offset}, aggregate {incoming.aggregate_id} "
+                         f"version {incoming.version}")  # fmt: skip
+            raise
+        changes = []
+        for projection in self.projections:
+            try:
+                changes.append(list(projection.changes(event)))
+            except Exception as exc:  # noqa: BLE001 - a projection's bug must not stop the other aggregates
+                self._dead(record, f"projection {projection.name} failed: {type(exc).__name__}: {exc}",
+                           incoming.aggregate_id, incoming.version)  # fmt: skip
+                return False
+        for pending, statements in zip(self.statements, changes, strict=True):
+            pending.extend(statements)
+        versions.set_applied(incoming.aggregate_id, incoming.version)
+        self.counts.applied += 1
+        return True
+
+    def _drain(self, conn: Connection, versions: Versions, aggregate_id: UUID) -> None:
+        parked = versions.parked(aggregate_id)
+        if not parked:
+            return
+        for version, partition, offset, value in parked:
+            applied = versions.applied(aggregate_id)
+            if version <= applied:
+                continue
+            if version > applied + 1:
+                break
+            record = Record(self.topic, partition, offset, str(aggregate_id).encode(), value)
+            if not self._apply(conn, versions, read_envelope(value), record):
+                break
+        versions.unpark(aggregate_id, versions.applied(aggregate_id))
+
+    def _dead(self, record: Record, error: str, aggregate_id: UUID | None, version: int | None) -> None:
+        self.counts.dead += 1
+        self.dead_letter(DeadLetter(record, error, aggregate_id, version))
+
+
+class MemoryVersions:
+    """Applied versions and parked events in memory: for a rebuild that builds fresh tables from offset 0."""
+
+    def __init__(self) -> None:
+        self.versions: dict[UUID, int] = {}
+        self.waiting: dict[UUID, dict[int, tuple[int, int, bytes]]] = {}
+
+    def applied(self, aggregate_id: UUID) -> int:
+        return self.versions.get(aggregate_id, 0)
+
+    def set_applied(self, aggregate_id: UUID, version: int) -> None:
+        self.versions[aggregate_id] = version
+
+    def park(self, incoming: Incoming, record: Record) -> None:
+        self.waiting.setdefault(incoming.aggregate_id, {})[incoming.version] = (record.partition, record.offset, record.value)
+
+    def parked(self, aggregate_id: UUID) -> list[tuple[int, int, int, bytes]]:
+        return [(v, *rest) for v, rest in sorted(self.waiting.get(aggregate_id, {}).items())]
+
+    def unpark(self, aggregate_id: UUID, up_to_version: int) -> None:
+        waiting = self.waiting.get(aggregate_id, {})
+        for version in [v for v in waiting if v <= up_to_version]:
+            del waiting[version]
+        if not waiting:
+            self.waiting.pop(aggregate_id, None)
