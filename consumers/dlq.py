@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import Engine
 
 from consumers import kafka_state
-from consumers.kafka_topics import Topics, consumer, kafka_errors, partitions_of, producer
+from consumers.kafka_topics import TopicMissing, Topics, consumer, kafka_errors, partitions_of, producer
 from consumers.sequencer import DeadLetter
 from consumers.wire import Message
 
@@ -70,7 +70,10 @@ def entries(topics: Topics) -> list[Entry]:
     """Every dead letter, read from the beginning to the end offsets seen at the start."""
     client = consumer(topics.bootstrap)
     try:
-        tps = partitions_of(client, topics.dlq)
+        try:
+            tps = partitions_of(client, topics.dlq)
+        except TopicMissing:  # no worker has started yet, so no dead letter either
+            return []
         with kafka_errors(f"reading {topics.dlq}"):
             client.assign(tps)
             ends = client.end_offsets(tps)

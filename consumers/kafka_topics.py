@@ -42,6 +42,10 @@ class KafkaUnavailable(Exception):
     """The broker could not be reached (or refused a request) after the client's own retries."""
 
 
+class TopicMissing(KafkaUnavailable):
+    """The broker answers, but the topic does not exist (yet)."""
+
+
 class Backoff:
     """Waits that double after each failure, up to a ceiling; back to the first after a success."""
 
@@ -120,7 +124,7 @@ def partitions_of(client: KafkaConsumer, topic: str) -> list[TopicPartition]:
     with kafka_errors(f"reading the partitions of {topic}"):
         numbers = client.partitions_for_topic(topic)
     if not numbers:
-        raise KafkaUnavailable(f"topic {topic} does not exist")
+        raise TopicMissing(f"topic {topic} does not exist")
     return [TopicPartition(topic, p) for p in sorted(numbers)]
 
 

@@ -80,9 +80,26 @@ def postgres_database():
     try:
         yield url, name
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)
         admin.dispose()
+
+
+def drop_database(admin, name: str) -> None:
+    """Drop a test database; a server process we may not end (e.g. autovacuum) makes us wait and retry."""
+    import time
+    import warnings
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(20):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError:
+            time.sleep(0.25 * (attempt + 1))
+    warnings.warn(f"test database {name} could not be dropped; it is left on the test server", stacklevel=2)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from jsonschema import Draft202012Validator
 from sqlalchemy import create_engine, delete
 from typer.testing import CliRunner
@@ -46,6 +47,11 @@ def test_one_partition_one_worker_builds_the_embedded_tables(kafka, store, tmp_p
         wait_until(lambda: drained(settings, store), 60, "the worker applied every event")
     assert worker.sequencer.counts.applied == store.max_position() and worker.sequencer.counts.dead == 0
     assert read_model_tables(settings) == embedded_tables(store, settings, tmp_path / "embedded.sqlite")
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    config = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, settings.kafka_events_topic)])
+    admin.close()
+    created = config["topic"][settings.kafka_events_topic]
+    assert created["cleanup.policy"]["value"] == "delete" and created["retention.ms"]["value"] == "-1"  # never compacted
 
 
 def test_three_partitions_two_workers_share_the_partitions_and_build_the_embedded_tables(kafka, store, tmp_path):

@@ -99,6 +99,9 @@ def dlq_replay(
     settings = load_settings()
     found = kafka_call(lambda: entries(topics(settings)))
     chosen = found if every else [e for e in found if e.offset == offset]
+    if not chosen and every:
+        console.print(f"no dead letters in {settings.kafka_dlq_topic}")
+        return
     if not chosen:
         fail(f"no dead letter at offset {offset} in {settings.kafka_dlq_topic}")
     store = EventStore(settings.event_store_env()) if from_store else None
