@@ -126,6 +126,11 @@ def test_rebuild_from_kafka_replaces_damaged_tables_with_the_embedded_ones(kafka
     assert result.exit_code == 0, result.output
     assert f"at position {store.max_position()}" in result.output
     assert read_model_tables(kafka) == embedded_tables(store, kafka, tmp_path / "embedded.sqlite")
+    monkeypatch.setenv("VORONKA_CONSUMERS", "kafka")
+    status = CliRunner().invoke(app, ["projections", "status"], env={"COLUMNS": "200"})
+    assert status.exit_code == 0 and f"relay → Kafka │ {store.max_position()}" in status.output, status.output
+    assert status.output.count("│ partition ") == kafka.kafka_partitions
+    monkeypatch.setenv("VORONKA_CONSUMERS", "embedded")
     monkeypatch.setenv("VORONKA_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     unreachable = CliRunner().invoke(app, ["projections", "rebuild", "--all", "--source", "kafka"])
     assert unreachable.exit_code == 1 and "Kafka is not available" in unreachable.output

@@ -170,14 +170,34 @@ def projections_status() -> None:
 
     from voronka.wiring import bootstrap
 
-    container = bootstrap(load_settings())
+    settings = load_settings()
+    container = bootstrap(settings)
     head = container.store.max_position()
+    if settings.consumers == "kafka":
+        console.print(kafka_status(container, head))
+        return
     table = Table("projection", "version", "position", "lag")
     positions = container.runner.positions()
     for projection in container.runner.projections:
         position = positions[projection.name]
         table.add_row(projection.name, str(projection.version), str(position), str(head - position))
     console.print(table)
+
+
+def kafka_status(container, head: int):
+    """In Kafka mode the projections advance together, per partition: the relay's and the workers' lag."""
+    from rich.table import Table
+
+    from voronka.kafka_mode import KafkaHealth, topics
+
+    report = KafkaHealth(container.runner.engine, topics(container.settings)).report(head)
+    table = Table("stage", "position / partition", "lag", title=f"store position {head}")
+    table.add_row("relay → Kafka", str(report["relay_position"]), str(report["relay_lag"]))
+    for partition, lag in (report["consumer_lag"] or {}).items():
+        table.add_row("workers", f"partition {partition}", str(lag))
+    if report["consumer_lag"] is None:
+        table.add_row("workers", "Kafka " + report.get("kafka", "unavailable"), "?")
+    return table
 
 
 @projections_app.command("rebuild")
