@@ -15,7 +15,6 @@ import argparse
 import multiprocessing as mp
 import os
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.fresh_process import in_process, peak_rss_mb  # noqa: E402
 from eventsourcing.application import Application  # noqa: E402
 from eventsourcing.domain import Aggregate, event  # noqa: E402
 
@@ -178,20 +178,6 @@ def run_ceiling(count: int, directory: str, queue: mp.Queue) -> None:
     for _ in range(count):
         app.save(Bare(id=uuid.uuid4(), data={}))
     queue.put((count / (time.perf_counter() - started), peak_rss_mb()))
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def in_process(target, *args):
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
 
 
 def scenario(name: str, count: int) -> dict:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.fresh_process import in_process  # noqa: E402
 from bench.event_fixture import fill  # noqa: E402
 from commands.store import EventStore  # noqa: E402
 from consumers.kafka_topics import consumer, delete_topics, partitions_of  # noqa: E402
@@ -91,16 +92,6 @@ def publish(directory: str, bootstrap: str, topic: str, queue: mp.Queue) -> None
     relay = build_relay(settings_for(directory, bootstrap, topic))
     relay.run_until_caught_up()
     queue.put((relay.position, 0.0))
-
-
-def in_process(target, *args):
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
 
 
 def main() -> None:

@@ -12,8 +12,6 @@ The ratio rebuild/baseline is what to judge; absolute figures move with the mach
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
-import resource
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dataset import DEFAULT_DIR, ensure_store  # noqa: E402
+from bench.fresh_process import in_process, peak_rss_mb  # noqa: E402
 from voronka.settings import Settings  # noqa: E402
 
 BATCH = 5000
@@ -56,16 +55,7 @@ def rebuild_all(settings: Settings) -> int:
 def measured(work, settings: Settings, results) -> None:
     started = time.perf_counter()
     events = work(settings)
-    results.put((events, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-
-
-def in_fresh_process(work, settings: Settings) -> tuple[int, float, float]:
-    results = mp.get_context("spawn").Queue()
-    process = mp.get_context("spawn").Process(target=measured, args=(work, settings, results))
-    process.start()
-    outcome = results.get()
-    process.join()
-    return outcome
+    results.put((events, time.perf_counter() - started, peak_rss_mb()))
 
 
 def main() -> None:
@@ -74,8 +64,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args()
     settings = ensure_store(args.dir, args.events)
-    base_events, base_seconds, base_rss = in_fresh_process(read_and_decode, settings)
-    events, seconds, rss = in_fresh_process(rebuild_all, settings)
+    base_events, base_seconds, base_rss = in_process(measured, read_and_decode, settings)
+    events, seconds, rss = in_process(measured, rebuild_all, settings)
     base_rate, rate = base_events / base_seconds, events / seconds
     print(f"store: {settings.data_dir} ({events:,} events)")
     print(f"{'':28}{'events/s':>12}{'seconds':>10}{'peak RSS':>12}")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.fresh_process import in_process  # noqa: E402
 from bench.event_fixture import fill  # noqa: E402
 from commands.store import EventStore  # noqa: E402
 from consumers.kafka_topics import delete_topics, ensure_topic, producer  # noqa: E402
@@ -62,16 +63,6 @@ def run_raw(directory: str, bootstrap: str, topic: str, tuned: bool, queue: mp.Q
     client.flush()
     queue.put((len(messages), time.perf_counter() - started))
     client.close()
-
-
-def in_process(target, *args):
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    process = ctx.Process(target=target, args=(*args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
 
 
 def main() -> None:

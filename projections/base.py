@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, update
+from sqlalchemy import Column, Integer, MetaData, String, Table
 # PostgreSQL's insert construct: its ON CONFLICT clauses compile for SQLite as well, so one projection
 # code serves both databases.
 from sqlalchemy.dialects.postgresql import insert
@@ -52,18 +52,8 @@ class Projection:
         return handler(event) if handler else ()
 
 
-def newer(table: Table, event: Event):
-    """An update of the row of this event's aggregate, only if the row shows an older version.
-
-    Every projection keys its rows by aggregate id (first primary-key column) and keeps a `version`
-    column, so a repeated or late event matches nothing.
-    """
-    key = list(table.primary_key.columns)[0]
-    return update(table).where(key == event.originator_id, table.c.version < event.originator_version)
-
-
 def newer_values(table: Table, event: Event, **values):
-    """Apply the event's values and record its version (conditional `newer` updates go before it)."""
+    """Apply the event's values and record its version (conditional `newer_row(..., when=...)` updates go before it)."""
     return newer_row(table, event.originator_id, event.originator_version, **values)
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, literal, select, update
 
-from projections.base import add_row, insert, newer as base_newer, newer_values, Projection, utc
+from projections.base import add_row, insert, newer_values, Projection, utc
 from projections.writes import newer_row
 from schemas.base import Event
 from schemas.deals import DealOpened, DealWon, PaymentReceived
@@ -62,9 +62,6 @@ def conversion_projection(business_timezone: str) -> Projection:
 
     def day(moment: datetime):
         return moment.astimezone(zone).date()
-
-    def newer(event: Event):
-        return base_newer(leads, event)
 
     def lead(event: Event, **values):
         return newer_values(leads, event, **values)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
 
-from projections.base import add_row, newer as base_newer, newer_values, Projection, utc
+from projections.base import add_row, newer_values, Projection, utc
 from projections.writes import newer_row
 from schemas.base import Event
 from schemas.leads import (
@@ -47,10 +47,6 @@ cards = Table(
 )
 LeadCardProjection = Projection("lead_card", 1, metadata)
 on = LeadCardProjection.on
-
-
-def newer(event: Event):
-    return base_newer(cards, event)
 
 
 def change(event: Event, **values):
