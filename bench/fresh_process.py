@@ -17,5 +17,6 @@ def in_process(target, *args):
     return result
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb(children: bool = False) -> float:
+    """This process's peak resident memory, or that of its largest finished child."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,12 +1,13 @@
 """Rebuilding every projection from Kafka offset 0, against raw kafka-python reading the same topic, in the
 same run; the rebuild from the store's log is shown alongside.
 
-    uv run python bench/kafka_rebuild.py [--events N] [--bootstrap HOST:PORT]     # --events 1000000 for 1M
+    uv run python bench/kafka_rebuild.py [--events N] [--bootstrap HOST:PORT] [--workers N]   # --events 1000000 for 1M
 
 The store is filled (bench/event_fixture.py) and published by the relay into a fresh topic of 3 partitions
 (not timed). Then, each in a fresh process: (1) `rebuild(..., KafkaTopicSource)` — what `voronka projections
 rebuild --all --source kafka` runs: every partition from offset 0 to the end offsets, envelopes decoded,
-each aggregate's versions in order, all projections into the staging tables, then the atomic switch;
+each aggregate's versions in order, all projections into the staging tables (split into --workers parts,
+each read and projected by a process of its own), then the atomic switch;
 (2) raw kafka-python: a consumer assigned every partition reading every message to the end offsets, doing
 nothing with them; (3) the rebuild from the store's log, for comparison.
 """
@@ -39,7 +40,7 @@ def settings_for(directory: str, bootstrap: str, topic: str, read_db: str = "rea
                     kafka_partitions=PARTITIONS, read_model_url=f"sqlite:///{directory}/{read_db}")  # fmt: skip
 
 
-def run_kafka_rebuild(directory: str, bootstrap: str, topic: str, queue: mp.Queue) -> None:
+def run_kafka_rebuild(directory: str, bootstrap: str, topic: str, workers: int, queue: mp.Queue) -> None:
     from sqlalchemy import create_engine
 
     from consumers.kafka_rebuild import KafkaTopicSource
@@ -50,16 +51,17 @@ def run_kafka_rebuild(directory: str, bootstrap: str, topic: str, queue: mp.Queu
     configure_logging("warning")
     settings = settings_for(directory, bootstrap, topic, "kafka-rebuild.sqlite")
     engine = create_engine(settings.read_models_url())
+    counts = EventStore(settings.event_store_env()).topic_counts()
     started = time.perf_counter()
-    source = KafkaTopicSource(engine, topics(settings)).open()
+    source = KafkaTopicSource(engine, topics(settings), workers=workers, counts=counts).open()
     rebuild(engine, all_projections(settings), source)
     queue.put((source.total, time.perf_counter() - started))
 
 
-def run_store_rebuild(directory: str, bootstrap: str, topic: str, queue: mp.Queue) -> None:
+def run_store_rebuild(directory: str, bootstrap: str, topic: str, workers: int, queue: mp.Queue) -> None:
     from sqlalchemy import create_engine
 
-    from consumers.rebuild import rebuild
+    from consumers.rebuild import StoreLog, rebuild
     from voronka.wiring import all_projections
 
     configure_logging("warning")
@@ -67,7 +69,7 @@ def run_store_rebuild(directory: str, bootstrap: str, topic: str, queue: mp.Queu
     store = EventStore(settings.event_store_env())
     engine = create_engine(settings.read_models_url())
     started = time.perf_counter()
-    rebuild(engine, all_projections(settings), store.read_batch)
+    rebuild(engine, all_projections(settings), StoreLog(lambda: EventStore(settings.event_store_env()), 5000, workers))
     queue.put((store.max_position(), time.perf_counter() - started))
 
 
@@ -98,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000, help="events in the store and the topic")
     parser.add_argument("--bootstrap", default=os.environ.get("VORONKA_TEST_KAFKA", "127.0.0.1:19092"))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for each rebuild (default: one per core)")
     args = parser.parse_args()
     configure_logging("warning")
     topic = f"bench.rebuild.{uuid.uuid4().hex[:8]}"
@@ -107,10 +110,11 @@ def main() -> None:
         store.close()
         try:
             published, _ = in_process(publish, directory, args.bootstrap, topic)
-            print(f"{events:,} events in the store and in {topic} ({PARTITIONS} partitions); broker {args.bootstrap}")
-            rebuilt, rebuild_s = in_process(run_kafka_rebuild, directory, args.bootstrap, topic)
+            print(f"{events:,} events in the store and in {topic} ({PARTITIONS} partitions); broker {args.bootstrap}; "
+                  f"{args.workers} worker(s) per rebuild")
+            rebuilt, rebuild_s = in_process(run_kafka_rebuild, directory, args.bootstrap, topic, args.workers)
             raw, raw_s = in_process(run_raw, directory, args.bootstrap, topic)
-            logged, store_s = in_process(run_store_rebuild, directory, args.bootstrap, topic)
+            logged, store_s = in_process(run_store_rebuild, directory, args.bootstrap, topic, args.workers)
         finally:
             delete_topics(args.bootstrap, [topic])
     assert published == logged == events and rebuilt == raw == events, (published, rebuilt, raw, logged)

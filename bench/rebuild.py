@@ -1,17 +1,21 @@
 """Rebuilding every projection from zero, against reading and decoding the same events.
 
-    uv run python bench/rebuild.py [--events 1000000] [--dir /dev/shm/voronka-bench]
+    uv run python bench/rebuild.py [--events 1000000] [--dir /dev/shm/voronka-bench] [--workers 2]
 
 The store comes from the demo generator (bench/dataset.py). Each measurement runs in a fresh process:
   baseline  read the whole log in batches and decode every event into its domain form;
-  rebuild   what `voronka projections rebuild --all` does: every projection into a staging area from
-            the first event, then the atomic switch, into a fresh read-model database.
+  rebuild   what `voronka projections rebuild --all --workers N` does: every projection into staging
+            areas from the first event (the projections split into N parts, each filled by its own
+            process reading only its event types), then the atomic switch, into a fresh read-model
+            database. With --workers 1 it all runs in one process, like the baseline.
+Peak RSS is the measuring process's, plus its largest worker's times the number of workers.
 The ratio rebuild/baseline is what to judge; absolute figures move with the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +30,7 @@ from voronka.settings import Settings  # noqa: E402
 BATCH = 5000
 
 
-def read_and_decode(settings: Settings) -> int:
+def read_and_decode(settings: Settings, _workers: int) -> int:
     from commands.store import EventStore
 
     store = EventStore(settings.event_store_env())
@@ -36,41 +40,41 @@ def read_and_decode(settings: Settings) -> int:
     return count
 
 
-def rebuild_all(settings: Settings) -> int:
+def rebuild_all(settings: Settings, workers: int) -> int:
     from sqlalchemy import create_engine
 
     from commands.store import EventStore
-    from consumers.rebuild import rebuild
+    from consumers.rebuild import StoreLog, rebuild
     from voronka.logging import configure_logging
     from voronka.wiring import all_projections
 
     configure_logging("warning", False)
-    store = EventStore(settings.event_store_env())
+    source = StoreLog(lambda: EventStore(settings.event_store_env()), BATCH, workers)
     with tempfile.TemporaryDirectory(dir=settings.data_dir) as scratch:
         engine = create_engine(f"sqlite:///{scratch}/read.sqlite")
-        rebuild(engine, all_projections(settings), store.read_batch, batch_size=BATCH)
-        return store.max_position()
+        return rebuild(engine, all_projections(settings), source, batch_size=BATCH)
 
 
-def measured(work, settings: Settings, results) -> None:
+def measured(work, settings: Settings, workers: int, results) -> None:
     started = time.perf_counter()
-    events = work(settings)
-    results.put((events, time.perf_counter() - started, peak_rss_mb()))
+    events = work(settings, workers)
+    results.put((events, time.perf_counter() - started, peak_rss_mb() + workers * peak_rss_mb(children=True)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the rebuild (default: one per core)")
     args = parser.parse_args()
     settings = ensure_store(args.dir, args.events)
-    base_events, base_seconds, base_rss = in_process(measured, read_and_decode, settings)
-    events, seconds, rss = in_process(measured, rebuild_all, settings)
+    base_events, base_seconds, base_rss = in_process(measured, read_and_decode, settings, 0)
+    events, seconds, rss = in_process(measured, rebuild_all, settings, args.workers)
     base_rate, rate = base_events / base_seconds, events / seconds
     print(f"store: {settings.data_dir} ({events:,} events)")
     print(f"{'':28}{'events/s':>12}{'seconds':>10}{'peak RSS':>12}")
     print(f"{'baseline: read + decode':28}{base_rate:>12,.0f}{base_seconds:>10.1f}{base_rss:>10.0f} MB")
-    print(f"{'rebuild: all projections':28}{rate:>12,.0f}{seconds:>10.1f}{rss:>10.0f} MB")
+    print(f"{f'rebuild: all, {args.workers} worker(s)':28}{rate:>12,.0f}{seconds:>10.1f}{rss:>10.0f} MB")
     print(f"ratio rebuild/baseline: {rate / base_rate:.2f}   (targets: >= 30,000 events/s, >= 0.3, peak RSS < 500 MB)")
 
 

@@ -10,7 +10,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 
 import schemas
 from aggregates.base import Event
-from schemas.base import EventPayload
+from schemas.base import AS_RECORDED, EventPayload
 
 
 class UnknownEventError(Exception):
@@ -62,7 +62,7 @@ class EventMapper(Mapper):
             data = self.compressor.decompress(data)
         state = orjson.loads(data)
         cls = payload_type(stored_event.topic)
-        payload = cls.model_validate(upcast(cls, state["payload"], state["schema_version"]))
+        payload = cls.model_validate(upcast(cls, state["payload"], state["schema_version"]), context=AS_RECORDED)
         return Event(
             originator_id=stored_event.originator_id,  # type: ignore[arg-type]
             originator_version=stored_event.originator_version,

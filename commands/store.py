@@ -111,6 +111,23 @@ class EventStore:
         notifications = self.app.recorder.select_notifications(after + 1, limit)
         return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
 
+    def read_types(self, after: int, limit: int, topics: Sequence[str]) -> tuple[list[tuple[int, Event]], int]:
+        """The events of these types among the next `limit` positions, and the position read up to (only those
+        types are decoded: a rebuild of a few projections skips the rest of the log cheaply)."""
+        stop = min(after + limit, self.max_position())  # read first: everything up to it is committed
+        if stop <= after:
+            return [], after
+        notifications = self.app.recorder.select_notifications(after + 1, limit, stop=stop, topics=topics)
+        return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications], stop
+
+    def topic_counts(self) -> dict[str, int]:
+        """How many events of each type the store holds."""
+        recorder = self.app.recorder
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT topic, COUNT(*) AS n FROM {recorder.events_table_name} GROUP BY topic")  # noqa: S608
+            rows = cursor.fetchall()
+        return {row["topic"]: row["n"] for row in rows} if rows and isinstance(rows[0], dict) else dict(map(tuple, rows))
+
     def max_position(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 

@@ -1,15 +1,20 @@
 """Rebuild projections from zero beside the live ones, then switch atomically.
 
-The new tables are built in a staging area (an attached SQLite file, or a PostgreSQL schema) while
-the API keeps reading the live tables. Once the rebuild has caught up, one transaction, holding the
-read models' write lock, brings the staged tables up to the live position and copies them over the
-live ones with their tracking position: readers see the old model or the new one, never a half-built one.
+The new tables are built in staging areas (attached SQLite files, or PostgreSQL schemas) while the API
+keeps reading the live tables. From the store, the projections are split into parts of about equal work,
+each filled by its own process reading only the event types its projections handle. Once every part is
+filled, one transaction, holding the read models' write lock, brings the staged tables up to the live
+position and copies them over the live ones with their tracking position: readers see the old model or
+the new one, never a half-built one.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
+import traceback
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +23,7 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, delete, even
 
 from consumers.runner import ProjectionRunner, ReadBatch, lock_tracking
 from projections.base import Projection, save_position, tracking, tracking_metadata
+from schemas.base import Event
 
 log = structlog.get_logger("voronka.rebuild")
 STAGING = "voronka_rebuild"
@@ -25,92 +31,255 @@ STAGING_CACHE_KB = 256 * 1024
 Progress = Callable[[int], None]  # called with the position reached
 
 
-def attach_staging(dbapi_connection, path: Path) -> None:
-    """The staging file is disposable (a crashed rebuild starts again), so it skips the journal and fsync;
-    a bigger page cache keeps the random-key index inserts of a large rebuild in memory."""
-    for statement in (f"ATTACH DATABASE '{path}' AS {STAGING}", f"PRAGMA {STAGING}.journal_mode=OFF",
-                      f"PRAGMA {STAGING}.synchronous=OFF", f"PRAGMA {STAGING}.cache_size=-{STAGING_CACHE_KB}"):  # fmt: skip
-        dbapi_connection.execute(statement)
+class RebuildError(RuntimeError):
+    """A part of the rebuild failed; the live tables are untouched."""
 
 
-@contextmanager
-def staging_engine(engine: Engine):
-    """An engine on the same read-model database whose tables resolve to the staging area."""
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        path = Path(url.database).with_suffix(".rebuild.sqlite")
-        path.unlink(missing_ok=True)
-        staged = create_engine(url)
-        event.listen(staged, "connect", lambda dbapi, _: attach_staging(dbapi, path))
-    else:
-        staged = create_engine(url)
-        with staged.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {STAGING} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {STAGING}"))
-    try:
-        yield staged
-    finally:
-        if url.get_backend_name() != "sqlite":
-            with staged.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {STAGING} CASCADE"))
-        staged.dispose()
-        if url.get_backend_name() == "sqlite":
-            path.unlink(missing_ok=True)
+# --- staging areas ---------------------------------------------------------------------------------------------
+
+
+class Staging:
+    """One staging area per part: `voronka_rebuild_<n>`, an attached file beside a SQLite read-model
+    database, or a schema in PostgreSQL. Disposable: a crashed rebuild starts again."""
+
+    def __init__(self, live: Engine, parts: int) -> None:
+        self.url = live.url
+        self.sqlite = self.url.get_backend_name() == "sqlite"
+        self.schemas = [f"{STAGING}_{n}" for n in range(parts)]
+
+    def file(self, schema: str) -> Path:
+        return Path(self.url.database).with_suffix(f".{schema.removeprefix('voronka_')}.sqlite")
+
+    def __enter__(self) -> Staging:
+        self._drop()
+        if not self.sqlite:
+            with create_engine(self.url).begin() as conn:
+                for schema in self.schemas:
+                    conn.execute(text(f"CREATE SCHEMA {schema}"))
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._drop()
+
+    def _drop(self) -> None:
+        if self.sqlite:
+            for schema in self.schemas:
+                self.file(schema).unlink(missing_ok=True)
+            return
+        engine = create_engine(self.url)
+        with engine.begin() as conn:
+            for schema in self.schemas:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+    def engine(self, *schemas: str) -> Engine:
+        """An engine on the read-model database that sees these staging areas (all by default)."""
+        engine = create_engine(self.url)
+        if self.sqlite:
+            files = [(schema, self.file(schema)) for schema in schemas or self.schemas]
+            event.listen(engine, "connect", lambda dbapi, _: attach_staging(dbapi, files))
+        return engine
+
+
+def attach_staging(dbapi_connection, files: list[tuple[str, Path]]) -> None:
+    """Staging files skip the journal and fsync (they are disposable); a bigger page cache keeps the
+    random-key index inserts of a large rebuild in memory."""
+    for schema, path in files:
+        for statement in (f"ATTACH DATABASE '{path}' AS {schema}", f"PRAGMA {schema}.journal_mode=OFF",
+                          f"PRAGMA {schema}.synchronous=OFF", f"PRAGMA {schema}.cache_size=-{STAGING_CACHE_KB}"):  # fmt: skip
+            dbapi_connection.execute(statement)
+
+
+def into(engine: Engine, schema: str) -> Engine:
+    """The engine with unnamed tables resolved to this staging area."""
+    return engine.execution_options(schema_translate_map={None: schema})
+
+
+@dataclass(frozen=True)
+class Part:
+    schema: str
+    projections: list[Projection]
+
+
+# --- event sources -----------------------------------------------------------------------------------------------
 
 
 class EventSource(Protocol):
     """Where a rebuild reads its events: the store's log (`StoreLog`) or the Kafka topic (`consumers.kafka_rebuild`)."""
 
-    def fill(self, staging: Engine, projections: Sequence[Projection], progress: Progress) -> None:
-        """Build the staged tables from the first event (the live ones keep serving)."""
+    def split(self, projections: Sequence[Projection]) -> list[list[Projection]]:
+        """The projections in parts, each filled on its own (in a process of its own when there are several)."""
 
-    def catch_up(self, staging: Connection, projections: Sequence[Projection]) -> int:
-        """Under the read models' write lock, bring the staged tables up to the live ones; answers the position to
-        record for the switched projections."""
+    def fill_part(self, staging: Staging, part: Part, progress: Progress) -> object:
+        """Build the part's staged tables from the first event (the live ones keep serving); answers what the
+        catch-up will need to know of it."""
+
+    def catch_up(self, staging: Connection, part: Part, filled: object) -> int:
+        """Under the read models' write lock, bring the part's staged tables up to the live ones; answers the
+        position to record for its switched projections."""
+
+
+def split_by_weight(projections: Sequence[Projection], parts: int, counts: dict[str, int]) -> list[list[Projection]]:
+    """Parts of about equal work (events of the types each projection handles), largest first."""
+    parts = min(parts, len(projections))
+    if parts <= 1:
+        return [list(projections)]
+    weight = {p.name: sum(counts.get(t, 0) for t in p.topics) for p in projections}
+    groups: list[list[Projection]] = [[] for _ in range(parts)]
+    loads = [0] * parts
+    for projection in sorted(projections, key=lambda p: -weight[p.name]):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(projection)
+        loads[lightest] += weight[projection.name]
+    return [group for group in groups if group]
+
+
+class LogReader(Protocol):
+    """What a rebuild needs of the event store (`commands.store.EventStore` is one)."""
+
+    def read_batch(self, after: int, limit: int) -> Sequence[tuple[int, Event]]: ...
+
+    def read_types(self, after: int, limit: int, topics: Sequence[str]) -> tuple[Sequence[tuple[int, Event]], int]: ...
+
+    def topic_counts(self) -> dict[str, int]: ...
+
+
+class BatchReader:
+    """A bare `read_batch` function as a LogReader: it decodes everything and filters afterwards."""
+
+    def __init__(self, read_batch: ReadBatch) -> None:
+        self.read_batch = read_batch
+
+    def read_types(self, after: int, limit: int, topics: Sequence[str]) -> tuple[list[tuple[int, Event]], int]:
+        events = self.read_batch(after, limit)
+        wanted = set(topics)
+        return [(at, e) for at, e in events if type(e.payload).__name__ in wanted], events[-1][0] if events else after
+
+    def topic_counts(self) -> dict[str, int]:
+        return {}
 
 
 class StoreLog:
-    def __init__(self, read_batch: ReadBatch, batch_size: int) -> None:
-        self.read_batch, self.batch_size = read_batch, batch_size
-        self.runner: ProjectionRunner | None = None
+    """The event store's log as a rebuild's source; `open_reader` opens the store (once more in each worker)."""
 
-    def fill(self, staging: Engine, projections: Sequence[Projection], progress: Progress) -> None:
-        self.runner = ProjectionRunner(staging, self.read_batch, projections)
-        while self.runner.run_once(self.batch_size):
-            progress(min(self.runner.positions().values()))
+    def __init__(self, open_reader: Callable[[], LogReader], batch_size: int, workers: int = 1) -> None:
+        self.open_reader, self.batch_size, self.workers = open_reader, batch_size, workers
+        self.reader = open_reader()
 
-    def catch_up(self, staging: Connection, projections: Sequence[Projection]) -> int:
-        return catch_up(staging, self.runner, self.read_batch, self.batch_size)
+    def split(self, projections: Sequence[Projection]) -> list[list[Projection]]:
+        counts = self.reader.topic_counts() if self.workers > 1 else {}
+        return split_by_weight(projections, self.workers, counts)
+
+    def fill_part(self, staging: Staging, part: Part, progress: Progress) -> None:
+        """Project every event of the part's types, batch by batch, each with its tracking position."""
+        engine = staging.engine(part.schema)
+        staged = into(engine, part.schema)
+        reader = self.open_reader()
+        runner = ProjectionRunner(staged, reader.read_batch, part.projections)
+        topics = sorted({topic for p in part.projections for topic in p.topics})
+        after = min(runner.positions().values())
+        try:
+            while True:
+                events, reached = reader.read_types(after, self.batch_size, topics)
+                if reached <= after:
+                    return
+                with staged.begin() as conn:
+                    lock_tracking(conn)
+                    runner.apply(conn, events, after, reached)
+                after = reached
+                progress(after)
+        finally:
+            engine.dispose()
+
+    def catch_up(self, staging: Connection, part: Part, filled: None) -> int:
+        """Read on from where the part's staged tables are, at least up to the live position (no live event is
+        skipped)."""
+        read_batch = self.reader.read_batch
+        runner = ProjectionRunner(staging.engine, read_batch, part.projections, create_tables=False)
+        live = max(live_positions(staging, part.projections), default=0)
+        reached = min(runner.positions(staging).values())
+        while reached < live and (events := read_batch(reached, self.batch_size)):
+            runner.apply(staging, events, reached)
+            reached = events[-1][0]
+        return reached
 
 
-def rebuild(engine: Engine, projections: Sequence[Projection], read_batch: ReadBatch | EventSource,
+def fill(source: EventSource, staging: Staging, parts: list[Part], progress: Progress) -> list[object]:
+    """Fill every part: in this process when there is one, else each in a process of its own (forked: the
+    projections need no pickling), progress being the slowest part's. A failed worker stops the others, and the
+    rebuild fails with its error."""
+    if len(parts) == 1:
+        return [source.fill_part(staging, parts[0], progress)]
+    context = multiprocessing.get_context("fork")
+    reports = context.Queue()
+    workers = [context.Process(target=_worker, args=(source, staging, n, part, reports), name=f"rebuild-{part.schema}",
+                               daemon=True) for n, part in enumerate(parts)]  # fmt: skip
+    reached, filled, done = [0] * len(parts), [None] * len(parts), set()
+    try:
+        for worker in workers:
+            worker.start()
+        while len(done) < len(parts):
+            try:
+                n, kind, value = reports.get(timeout=0.5)
+            except queue.Empty:
+                dead = [w for i, w in enumerate(workers) if i not in done and not w.is_alive()]
+                if dead and reports.empty():
+                    raise RebuildError(f"rebuild worker {dead[0].name} stopped with exit code {dead[0].exitcode}") from None
+                continue
+            if kind == "failed":
+                raise RebuildError(f"rebuilding {', '.join(p.name for p in parts[n].projections)} failed: {value}")
+            if kind == "done":
+                filled[n] = value
+                done.add(n)
+                continue
+            reached[n] = value
+            progress(min(reached))
+    finally:
+        for n, worker in enumerate(workers):
+            if n not in done:
+                worker.terminate()
+            worker.join()
+    return filled
+
+
+def _worker(source: EventSource, staging: Staging, n: int, part: Part, reports) -> None:
+    try:
+        filled = source.fill_part(staging, part, lambda at: reports.put((n, "progress", at)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the rebuild
+        reports.put((n, "failed", "".join(traceback.format_exception_only(exc)).strip()))
+        raise SystemExit(1) from exc
+    reports.put((n, "done", filled))
+
+
+# --- the rebuild -------------------------------------------------------------------------------------------------
+
+
+def rebuild(engine: Engine, projections: Sequence[Projection], source: ReadBatch | EventSource,
             progress: Progress = lambda _: None, batch_size: int = 5000) -> int:  # fmt: skip
     """Rebuild these projections from the first event (of the store's log, or of another source); answers the
     position they were switched at."""
-    source = read_batch if hasattr(read_batch, "catch_up") else StoreLog(read_batch, batch_size)
+    if not hasattr(source, "catch_up"):
+        source = StoreLog(lambda: BatchReader(source), batch_size)
+    groups = source.split(projections)
     tracking_metadata.create_all(engine)  # a fresh read-model database has no tracking table yet
-    with staging_engine(engine) as staged:
-        into_staging = staged.execution_options(schema_translate_map={None: STAGING})
-        source.fill(into_staging, projections, progress)
+    with Staging(engine, len(groups)) as staging:
+        parts = [Part(schema, group) for schema, group in zip(staging.schemas, groups, strict=True)]
+        filled = fill(source, staging, parts, progress)
+        staged = staging.engine()
         with staged.begin() as conn:
             lock_tracking(conn)  # on the live tracking table: the live runners wait for the switch
-            conn.execution_options(schema_translate_map={None: STAGING})
-            position = source.catch_up(conn, projections)
-            for projection in projections:
-                switch(conn, projection, position)
+            reached = []
+            for part, state in zip(parts, filled, strict=True):
+                conn.execution_options(schema_translate_map={None: part.schema})
+                position = source.catch_up(conn, part, state)
+                for projection in part.projections:
+                    switch(conn, projection, position, part.schema)
+                reached.append(position)
+        staged.dispose()
+    position = min(reached)
     progress(position)
-    log.info("projections_rebuilt", projections=[p.name for p in projections], position=position)
+    log.info("projections_rebuilt", projections=[p.name for p in projections], parts=len(parts), position=position)
     return position
-
-
-def catch_up(staging: Connection, runner: ProjectionRunner, read_batch: ReadBatch, batch_size: int) -> int:
-    """Under the lock, bring the staged tables at least up to the live position (no live event is skipped)."""
-    live = max(live_positions(staging, runner.projections), default=0)
-    reached = min(runner.positions(staging).values())
-    while reached < live and (events := read_batch(reached, batch_size)):
-        runner.apply(staging, events, reached)
-        reached = events[-1][0]
-    return reached
 
 
 def live_schema(conn: Connection) -> str:
@@ -125,16 +294,16 @@ def live_positions(staging: Connection, projections: Sequence[Projection]) -> li
     return [position for name, version, position in rows if versions.get(name) == version]
 
 
-def switch(conn: Connection, projection: Projection, position: int) -> None:
+def switch(conn: Connection, projection: Projection, position: int, schema: str) -> None:
     """Replace the live tables' rows by the staged ones and set the live position, in the caller's transaction.
 
     Tables are named with their schema on both sides: the connection resolves unnamed ones to staging.
     """
-    schema = live_schema(conn)
+    live_name = live_schema(conn)
     for table in projection.metadata.sorted_tables:
-        live, staged = (table.to_metadata(MetaData(), schema=name) for name in (schema, STAGING))
+        live, staged = (table.to_metadata(MetaData(), schema=name) for name in (live_name, schema))
         live.create(conn, checkfirst=True)
         conn.execute(delete(live))
         conn.execute(insert(live).from_select(list(live.columns.keys()), select(staged)))
-    live_tracking = tracking.to_metadata(MetaData(), schema=schema)
+    live_tracking = tracking.to_metadata(MetaData(), schema=live_name)
     conn.execute(save_position(projection.name, projection.version, position, live_tracking))

@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import Connection, Engine, select, text
 
 from projections.base import Projection, save_position, tracking, tracking_metadata
-from projections.writes import execute
+from projections.writes import execute_events
 from schemas.base import Event
 
 log = structlog.get_logger("voronka.projections")
@@ -28,13 +28,14 @@ ReadBatch = Callable[[int, int], Sequence[tuple[int, Event]]]  # (after position
 
 
 class ProjectionRunner:
-    def __init__(self, engine: Engine, read_batch: ReadBatch, projections: Sequence[Projection]) -> None:
+    def __init__(self, engine: Engine, read_batch: ReadBatch, projections: Sequence[Projection], create_tables: bool = True) -> None:
         self.engine = engine
         self.read_batch = read_batch
         self.projections = projections
-        tracking_metadata.create_all(engine)
-        for projection in projections:
-            projection.metadata.create_all(engine)
+        if create_tables:
+            tracking_metadata.create_all(engine)
+            for projection in projections:
+                projection.metadata.create_all(engine)
 
     def position(self, projection: Projection) -> int:
         query = select(tracking.c.position).where(
@@ -67,20 +68,24 @@ class ProjectionRunner:
         log.debug("projection_advanced", position=events[-1][0], events=len(events))
         return len(events)
 
-    def apply(self, conn: Connection, events: Sequence[tuple[int, Event]], after: int) -> None:
-        """Apply events read after position `after` to each projection behind them, with its new position.
+    def apply(self, conn: Connection, events: Sequence[tuple[int, Event]], after: int, reached: int | None = None) -> None:
+        """Apply events read after position `after` to each projection behind them, with its new position: `reached`
+        (the events may be a filtered part of the log up to it), by default the last event's.
 
         Positions are read again under the lock: a rebuild may have switched a projection meanwhile.
         One set back before `after` is left for the next round, which reads from its position.
         """
+        reached = events[-1][0] if reached is None else reached
         positions = self.positions(conn)
         for projection in self.projections:
             position = positions[projection.name]
-            if position < after or position >= events[-1][0]:
+            if position < after or position >= reached:
                 continue
-            changes = (change for at, event in events if at > position for change in projection.changes(event))
-            execute(conn, changes)
-            conn.execute(save_position(projection.name, projection.version, events[-1][0]))
+            handlers = projection.handlers
+            changes = ((event.originator_id, handler(event)) for at, event in events
+                       if at > position and (handler := handlers.get(type(event.payload))))  # fmt: skip
+            execute_events(conn, changes)
+            conn.execute(save_position(projection.name, projection.version, reached))
 
     def run_until_caught_up(self, batch_size: int = 1000) -> None:
         while self.run_once(batch_size):

@@ -22,7 +22,8 @@ from sqlalchemy import Connection
 
 from consumers.wire import Incoming, NewerSchemaError, PoisonMessage, key_aggregate, read_envelope, to_event
 from projections.base import Projection
-from projections.writes import execute
+from schemas.base import EVENT_TYPES
+from projections.writes import execute_events
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,13 @@ class Sequencer:
         self.dead_letter = dead_letter
         self.counts = Counts()
         self.statements: list[list] = [[] for _ in projections]
+        self.wanted = {topic for projection in projections for topic in projection.topics}
 
     def flush(self, conn: Connection) -> None:
         """Execute the table changes of the events handled since the last flush: projection by projection (they
-        write apart), each in the events' order, so runs of one statement shape go to the driver together."""
+        write apart), each aggregate's in its order, alike writes grouped (`execute_events`)."""
         for statements in self.statements:
-            execute(conn, statements)
+            execute_events(conn, statements)
             statements.clear()
 
     def discard(self) -> None:
@@ -100,6 +102,10 @@ class Sequencer:
             self._drain(conn, versions, parsed.aggregate_id)
 
     def _apply(self, conn: Connection, versions: Versions, incoming: Incoming, record: Record) -> bool:
+        if not self._handled(incoming.document):  # a known event none of these projections reads: nothing to decode
+            versions.set_applied(incoming.aggregate_id, incoming.version)
+            self.counts.applied += 1
+            return True
         try:
             event = to_event(incoming)
         except PoisonMessage as exc:
@@ -118,10 +124,17 @@ class Sequencer:
                            incoming.aggregate_id, incoming.version)  # fmt: skip
                 return False
         for pending, statements in zip(self.statements, changes, strict=True):
-            pending.extend(statements)
+            pending.append((incoming.aggregate_id, statements))
         versions.set_applied(incoming.aggregate_id, incoming.version)
         self.counts.applied += 1
         return True
+
+    def _handled(self, document: dict) -> bool:
+        """Whether to decode it: a type these projections read, or one that is unknown or newer than this code (an
+        error to report)."""
+        name = document.get("type")
+        known = EVENT_TYPES.get(name) if isinstance(name, str) else None
+        return known is None or name in self.wanted or document.get("schema_version") != known.schema_version
 
     def _drain(self, conn: Connection, versions: Versions, aggregate_id: UUID) -> None:
         parked = versions.parked(aggregate_id)

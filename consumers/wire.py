@@ -17,7 +17,7 @@ from uuid import UUID
 import orjson
 from pydantic import ValidationError
 
-from schemas.base import EVENT_TYPES, Event, EventPayload
+from schemas.base import AS_RECORDED, EVENT_TYPES, Event, EventPayload
 from schemas.envelope import EVENT_ID_NAMESPACE, envelope
 
 Headers = list[tuple[str, bytes]]
@@ -147,4 +147,4 @@ def current_payload(type_name: str, version: int, data: dict[str, Any]) -> Event
     while version < cls.schema_version:
         data = getattr(cls, f"upcast_v{version}_v{version + 1}")(data)
         version += 1
-    return cls.model_validate(data)
+    return cls.model_validate(data, context=AS_RECORDED)

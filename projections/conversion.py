@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, literal, select, update
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, bindparam, select, update
 
 from projections.base import add_row, insert, newer_values, Projection, utc
-from projections.writes import newer_row
+from projections.writes import Write, newer_row
 from schemas.base import Event
 from schemas.deals import DealOpened, DealWon, PaymentReceived
 from schemas.leads import (
@@ -53,6 +53,14 @@ payments = Table(
 NOT_CONTACTED = leads.c.contacted_on.is_(None)
 ONE_MORE_TOUCH = leads.c.touches + 1
 ONE_MORE_CALL = leads.c.calls + 1
+DEAL_WON = update(deals).where(deals.c.deal_id == bindparam("w_deal_id", type_=Uuid)).values(won_on=bindparam("w_won_on", type_=Date))
+# A payment is dated and valued by itself, and takes its channel from its deal's row.
+PAYMENT = insert(payments).from_select(
+    ["deal_id", "version", "channel", "paid_on", "amount"],
+    select(bindparam("w_deal_id", type_=Uuid), bindparam("w_version", type_=Integer), deals.c.channel,
+           bindparam("w_paid_on", type_=Date), bindparam("w_amount", type_=Numeric(16, 2)))
+    .where(deals.c.deal_id == bindparam("w_deal_id", type_=Uuid)),
+).on_conflict_do_nothing()  # fmt: skip
 TOUCHES = (ContactAttempted, LeadCallLogged, LeadHandedOff, LeadQualified, LeadDisqualified, LeadConverted)
 
 
@@ -98,13 +106,12 @@ def conversion_projection(business_timezone: str) -> Projection:
         return [add_row(deals, deal_id=event.originator_id, channel=event.payload.channel,
                                      opened_on=day(event.occurred_at))]  # fmt: skip
 
-    projection.on(DealWon)(lambda e: [update(deals).where(deals.c.deal_id == e.originator_id).values(won_on=day(e.occurred_at))])
+    projection.on(DealWon)(lambda e: [Write(DEAL_WON, {"w_deal_id": e.originator_id, "w_won_on": day(e.occurred_at)})])
 
     @projection.on(PaymentReceived)
     def _payment(event: Event):
-        channel = select(deals.c.channel).where(deals.c.deal_id == event.originator_id).scalar_subquery()
-        source = select(literal(event.originator_id, Uuid), literal(event.originator_version), channel,
-                        literal(event.payload.paid_on, Date), literal(event.payload.amount, Numeric(16, 2)))  # fmt: skip
-        return [insert(payments).from_select(["deal_id", "version", "channel", "paid_on", "amount"], source).on_conflict_do_nothing()]
+        p = event.payload
+        return [Write(PAYMENT, {"w_deal_id": event.originator_id, "w_version": event.originator_version,
+                                "w_paid_on": p.paid_on, "w_amount": p.amount})]  # fmt: skip
 
     return projection

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid, bindparam, update
 
 from projections.base import add_row, Projection, utc
+from projections.writes import Write
 from schemas.base import Event
 from schemas.deals import DealLost, DealOpened, DealReopened, DealStageChanged, DealWon
 
@@ -21,16 +22,20 @@ stays = Table(
 FunnelProjection = Projection("funnel", 1, metadata)
 
 
+# Leave the current stage; a repeated or older event matches nothing.
+LEAVE = (
+    update(stays)
+    .where(stays.c.deal_id == bindparam("w_deal_id", type_=Uuid), stays.c.left_at.is_(None),
+           stays.c.entered_version < bindparam("w_version"))  # fmt: skip
+    .values(left_at=bindparam("w_left_at", type_=DateTime))
+)
+
+
 def enter(event: Event, stage: str):
-    """Leave the current stage and enter the next; a repeated or older event matches nothing."""
-    leave = (
-        update(stays)
-        .where(stays.c.deal_id == event.originator_id, stays.c.left_at.is_(None),
-               stays.c.entered_version < event.originator_version)  # fmt: skip
-        .values(left_at=utc(event.occurred_at))
-    )
-    row = dict(deal_id=event.originator_id, entered_version=event.originator_version, stage=stage,
-               entered_at=utc(event.occurred_at))  # fmt: skip
+    """Leave the current stage and enter the next."""
+    at = utc(event.occurred_at)
+    leave = Write(LEAVE, {"w_deal_id": event.originator_id, "w_version": event.originator_version, "w_left_at": at})
+    row = dict(deal_id=event.originator_id, entered_version=event.originator_version, stage=stage, entered_at=at)
     return [leave, add_row(stays, **row)]
 
 

@@ -2,13 +2,14 @@
 
 Building and compiling an SQLAlchemy construct per event costs far more than executing it (and upserts
 are never taken from SQLAlchemy's statement cache). So a handler may answer a `Write`: a template built
-once per table, plus this event's values. `execute` compiles each template shape once per dialect, runs
-runs of the same shape through the driver's executemany, and leaves any other statement to SQLAlchemy.
+once per table, plus this event's values. Each template shape is compiled once per dialect; writes of one
+shape go to the driver's executemany together (`execute_events` groups them across a batch of events), and
+any other statement is left to SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -63,42 +64,60 @@ def newer_row(table: Table, aggregate_id, version: int, when: ClauseElement | No
     return Write(newer_template(table, plain, computed, when), params)
 
 
-_compiled: dict[tuple, tuple[str, list, bool]] = {}
+@dataclass(eq=False, slots=True)
+class Shape:
+    """A template compiled for one database: its SQL, and for each bind its name, processor and constant."""
+
+    sql: str
+    binds: list[tuple[str, Any, Any]]
+    positional: bool
+
+    def arguments(self, params: dict):
+        """The driver's arguments for one write (constants are values written into the template, e.g. a status)."""
+        get = params.get
+        if self.positional:
+            return [process(get(name, constant)) if process else get(name, constant) for name, process, constant in self.binds]
+        return {name: process(get(name, constant)) if process else get(name, constant) for name, process, constant in self.binds}
 
 
-def _prepared(conn: Connection, write: Write) -> tuple[str, list, bool]:
-    keys = tuple(write.params)
-    schemas = conn.get_execution_options().get("schema_translate_map")  # a rebuild writes into its staging area
-    cache_key = (id(write.template), keys, conn.dialect.name, tuple(sorted((schemas or {}).items(), key=str)))
-    if cache_key not in _compiled:
-        compiled = write.template.compile(dialect=conn.dialect, column_keys=list(keys), schema_translate_map=schemas,
-                                          render_schema_translate=bool(schemas))  # fmt: skip
+_compiled: dict[tuple, Shape] = {}
+
+
+class Shapes:
+    """Looks up each write's compiled shape for one connection (its dialect and schema translation)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.schemas = conn.get_execution_options().get("schema_translate_map")  # a rebuild writes into its staging area
+        self.context = (conn.dialect.name, tuple(sorted((self.schemas or {}).items(), key=str)))
+
+    def of(self, write: Write) -> Shape:
+        keys = tuple(write.params)
+        cache_key = (id(write.template), keys, self.context)
+        shape = _compiled.get(cache_key)
+        if shape is None:
+            shape = _compiled[cache_key] = self._compile(write.template, keys)
+        return shape
+
+    def _compile(self, template: Executable, keys: tuple[str, ...]) -> Shape:
+        dialect = self.conn.dialect
+        compiled = template.compile(dialect=dialect, column_keys=list(keys), schema_translate_map=self.schemas,
+                                    render_schema_translate=bool(self.schemas))  # fmt: skip
         names = compiled.positiontup if compiled.positional else list(compiled.binds)
-        binds = [(name, compiled.binds[name].type.bind_processor(conn.dialect), compiled.binds[name].value) for name in names]
-        _compiled[cache_key] = (str(compiled), binds, compiled.positional)
-    return _compiled[cache_key]
-
-
-def _arguments(binds: list, positional: bool, params: dict):
-    values = []
-    for name, process, constant in binds:  # constants: values written into the template (e.g. a status)
-        value = params.get(name, constant)
-        values.append((name, process(value) if process else value))
-    return [v for _, v in values] if positional else dict(values)
+        binds = [(name, compiled.binds[name].type.bind_processor(dialect), compiled.binds[name].value) for name in names]
+        return Shape(str(compiled), binds, compiled.positional)
 
 
 def execute(conn: Connection, statements: Iterable[Executable | Write]) -> None:
     """Run statements in order; consecutive writes of one shape go to the driver as one executemany."""
-    cursor = None
-    batch: list = []
-    shape = None
+    shapes, cursor, batch, shape = Shapes(conn), None, [], None
     for statement in statements:
         if isinstance(statement, Write):
-            prepared = _prepared(conn, statement)
+            prepared = shapes.of(statement)
             if prepared is not shape and batch:
                 cursor = _flush(conn, cursor, shape, batch)
             shape = prepared
-            batch.append(_arguments(prepared[1], prepared[2], statement.params))
+            batch.append(prepared.arguments(statement.params))
             continue
         if batch:
             cursor = _flush(conn, cursor, shape, batch)
@@ -107,8 +126,47 @@ def execute(conn: Connection, statements: Iterable[Executable | Write]) -> None:
         _flush(conn, cursor, shape, batch)
 
 
-def _flush(conn: Connection, cursor, shape, batch: list):
+def execute_events(conn: Connection, changes: Iterable[tuple[Hashable, Iterable[Executable | Write]]]) -> None:
+    """Apply many events' changes, given as (aggregate id, statements) in log order, grouping alike writes.
+
+    Events go into rounds: an aggregate's k-th event here goes to round k, so each round holds at most one
+    event per aggregate and the rounds keep every aggregate's own order; that is a reordering across
+    aggregates, which projections tolerate by design (the property tests check it). In a round, events
+    whose writes have the same shapes run as one executemany per statement; an event with any other
+    statement runs on its own. Rows shared across aggregates are only ever created once and counted
+    into, which commutes, so grouping the statements of distinct aggregates changes no result.
+    """
+    shapes = Shapes(conn)
+    rounds: list[dict] = []
+    seen: dict[Hashable, int] = {}
+    for aggregate, statements in changes:
+        statements = list(statements)
+        if not statements:
+            continue
+        k = seen[aggregate] = seen.get(aggregate, -1) + 1
+        if k == len(rounds):
+            rounds.append({})
+        groups = rounds[k]
+        if all(isinstance(s, Write) for s in statements):
+            signature = tuple(shapes.of(s) for s in statements)
+            group = groups.get(signature) or groups.setdefault(signature, [[] for _ in signature])
+            for rows, shape, write in zip(group, signature, statements):
+                rows.append(shape.arguments(write.params))
+        else:
+            groups.setdefault(None, []).append(statements)
+    cursor = None
+    for groups in rounds:
+        for signature, group in groups.items():
+            if signature is None:
+                for statements in group:
+                    execute(conn, statements)
+                continue
+            for shape, rows in zip(signature, group):
+                cursor = _flush(conn, cursor, shape, rows)
+
+
+def _flush(conn: Connection, cursor, shape: Shape, batch: list):
     cursor = cursor or conn.connection.cursor()
-    cursor.executemany(shape[0], batch)
+    cursor.executemany(shape.sql, batch)
     batch.clear()
     return cursor

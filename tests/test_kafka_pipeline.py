@@ -118,14 +118,16 @@ def test_rebuild_from_kafka_replaces_damaged_tables_with_the_embedded_ones(kafka
     relay, worker = build_relay(kafka, store), build_worker(kafka, "live")
     with running(relay.run), running(worker.run):
         wait_until(lambda: drained(kafka, store), 60, "the worker caught up")
-    engine = create_engine(kafka.read_models_url())
-    with engine.begin() as conn:  # damage the live model: the rebuild from offset 0 must repair it
-        conn.execute(delete(cards))
+    engine = create_engine(kafka.read_models_url())  # its cards deleted below: the rebuild from offset 0 must repair them
     use_env(monkeypatch, kafka)
-    result = CliRunner().invoke(app, ["projections", "rebuild", "--all", "--source", "kafka"])
-    assert result.exit_code == 0, result.output
-    assert f"at position {store.max_position()}" in result.output
-    assert read_model_tables(kafka) == embedded_tables(store, kafka, tmp_path / "embedded.sqlite")
+    embedded = embedded_tables(store, kafka, tmp_path / "embedded.sqlite")
+    for workers in ("3", "1"):  # the projections in three parts, each read by its own process; then all in this one
+        with engine.begin() as conn:
+            conn.execute(delete(cards))
+        result = CliRunner().invoke(app, ["projections", "rebuild", "--all", "--source", "kafka", "--workers", workers])
+        assert result.exit_code == 0, result.output
+        assert f"at position {store.max_position()}" in result.output
+        assert read_model_tables(kafka) == embedded
     monkeypatch.setenv("VORONKA_CONSUMERS", "kafka")
     status = CliRunner().invoke(app, ["projections", "status"], env={"COLUMNS": "200"})
     assert status.exit_code == 0 and f"relay → Kafka │ {store.max_position()}" in status.output, status.output

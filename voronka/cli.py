@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -206,11 +207,15 @@ def projections_rebuild(
     all_projections: Annotated[bool, typer.Option("--all", help="Rebuild every projection")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction")] = 5000,
     source: Annotated[str, typer.Option(help="store: the event store's log; kafka: the events topic from offset 0")] = "store",
+    workers: Annotated[int, typer.Option(min=1, help="Processes filling the rebuilt tables side by side")] = (
+        os.cpu_count() or 1
+    ),
 ) -> None:
     """Rebuild from the first event beside the live tables, then switch atomically; the API keeps serving."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from consumers.rebuild import rebuild
+    from commands.store import EventStore
+    from consumers.rebuild import StoreLog, rebuild
     from voronka.wiring import bootstrap
 
     container = bootstrap(load_settings())
@@ -221,9 +226,11 @@ def projections_rebuild(
     if unknown:
         fail(f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     chosen = list(known.values()) if all_projections else [known[n] for n in dict.fromkeys(names or ())]
-    events, total = container.store.read_batch, container.store.max_position()
-    if source != "store":
-        events, total = kafka_cli.rebuild_source(container, source, batch_size)
+    if source == "store":
+        env = container.settings.event_store_env()
+        events, total = StoreLog(lambda: EventStore(env), batch_size, workers), container.store.max_position()
+    else:
+        events, total = kafka_cli.rebuild_source(container, source, batch_size, workers)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task(f"rebuilding {', '.join(p.name for p in chosen)}", total=total)

@@ -115,7 +115,7 @@ def dlq_replay(
                   + (f"; {skipped} already replayed before, not again" if skipped else ""))  # fmt: skip
 
 
-def rebuild_source(container, source: str, batch_size: int):
+def rebuild_source(container, source: str, batch_size: int, workers: int):
     """`projections rebuild --source kafka`: the events topic from offset 0; answers (source, events to read)."""
     from consumers.kafka_rebuild import KafkaTopicSource
     from voronka.cli import fail
@@ -123,7 +123,8 @@ def rebuild_source(container, source: str, batch_size: int):
 
     if source != "kafka":
         fail(f"--source must be store or kafka, not '{source}'")
-    topic_source = KafkaTopicSource(container.runner.engine, topics(container.settings), batch_size)
+    counts = container.store.topic_counts() if workers > 1 else {}  # to split the work evenly
+    topic_source = KafkaTopicSource(container.runner.engine, topics(container.settings), batch_size, workers, counts)
     kafka_call(topic_source.open)
     return topic_source, topic_source.total
 
