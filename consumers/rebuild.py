@@ -259,7 +259,7 @@ def rebuild(engine: Engine, projections: Sequence[Projection], source: ReadBatch
     """Rebuild these projections from the first event (of the store's log, or of another source); answers the
     position they were switched at."""
     if not hasattr(source, "catch_up"):
-        source = StoreLog(lambda: BatchReader(source), batch_size)
+        source = StoreLog(lambda read_batch=source: BatchReader(read_batch), batch_size)
     groups = source.split(projections)
     tracking_metadata.create_all(engine)  # a fresh read-model database has no tracking table yet
     with Staging(engine, len(groups)) as staging:

@@ -109,8 +109,12 @@ def test_in_kafka_mode_a_token_waits_for_its_aggregate_version_and_health_shows_
             assert answer.status_code == 200 and answer.json()["channel"] == "email"
             wait_until(lambda: drained(settings, store), 30, "the worker caught up")
             health = client.get("/health").json()
+            metrics = client.get("/metrics").text
         assert health["relay_position"] == store.max_position() and health["relay_lag"] == 0
         assert set(health["consumer_lag"]) == {"0", "1", "2"} and sum(health["consumer_lag"].values()) == 0
+        assert "voronka_relay_lag_events 0.0" in metrics and "voronka_kafka_up 1.0" in metrics
+        assert all(f'voronka_consumer_lag_messages{{partition="{p}"}} 0.0' in metrics for p in "012")
+        assert "voronka_projection_lag_events{" not in metrics  # the embedded runner's positions mean nothing here
 
 
 def test_rebuild_from_kafka_replaces_damaged_tables_with_the_embedded_ones(kafka, store, tmp_path, monkeypatch):

@@ -45,7 +45,7 @@ from projections.lead_card import LeadCardProjection
 from read_api import inbox as inbox_routes, kpi as kpi_routes, reports as report_routes
 from read_api import deals as deal_routes, events as event_routes, leads as lead_routes, needs as need_routes
 from read_api.consistency import Consistency
-from voronka import metrics as metrics_text
+from voronka.metrics import Metrics
 from voronka.security import TokenCodec, authenticator
 from voronka.settings import Settings
 
@@ -187,16 +187,23 @@ def create_app(container: Container) -> FastAPI:
             return {"status": "ok", "position": head, **kafka.health.report(head)}
         return {"status": "ok", "position": head, "projection_lag": {n: head - p for n, p in container.runner.positions().items()}}
 
+    measured = Metrics()
+
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     def metrics() -> PlainTextResponse:
-        return PlainTextResponse(metrics_text.render(container.store.max_position, container.runner.positions), media_type=CONTENT_TYPE_LATEST)
+        head = container.store.max_position()
+        if kafka:
+            text = measured.render_kafka(head, kafka.health.report(head))
+        else:
+            text = measured.render_embedded(head, container.runner.positions())
+        return PlainTextResponse(text, media_type=CONTENT_TYPE_LATEST)
 
     @app.middleware("http")
     async def count_commands(request: Request, call_next):
         response = await call_next(request)
         if request.url.path.startswith("/commands/"):
             outcome = "accepted" if response.status_code < 400 else f"refused_{response.status_code}"
-            metrics_text.commands.labels(request.url.path.removeprefix("/commands/"), outcome).inc()
+            measured.commands.labels(request.url.path.removeprefix("/commands/"), outcome).inc()
         return response
 
     return app
