@@ -27,7 +27,7 @@ from schemas.base import Event
 
 log = structlog.get_logger("voronka.rebuild")
 STAGING = "voronka_rebuild"
-STAGING_CACHE_KB = 256 * 1024
+STAGING_CACHE_KB = 256 * 1024  # shared by the parts
 Progress = Callable[[int], None]  # called with the position reached
 
 
@@ -77,16 +77,17 @@ class Staging:
         engine = create_engine(self.url)
         if self.sqlite:
             files = [(schema, self.file(schema)) for schema in schemas or self.schemas]
-            event.listen(engine, "connect", lambda dbapi, _: attach_staging(dbapi, files))
+            cache_kb = STAGING_CACHE_KB // len(self.schemas)
+            event.listen(engine, "connect", lambda dbapi, _: attach_staging(dbapi, files, cache_kb))
         return engine
 
 
-def attach_staging(dbapi_connection, files: list[tuple[str, Path]]) -> None:
+def attach_staging(dbapi_connection, files: list[tuple[str, Path]], cache_kb: int) -> None:
     """Staging files skip the journal and fsync (they are disposable); a bigger page cache keeps the
     random-key index inserts of a large rebuild in memory."""
     for schema, path in files:
         for statement in (f"ATTACH DATABASE '{path}' AS {schema}", f"PRAGMA {schema}.journal_mode=OFF",
-                          f"PRAGMA {schema}.synchronous=OFF", f"PRAGMA {schema}.cache_size=-{STAGING_CACHE_KB}"):  # fmt: skip
+                          f"PRAGMA {schema}.synchronous=OFF", f"PRAGMA {schema}.cache_size=-{cache_kb}"):  # fmt: skip
             dbapi_connection.execute(statement)
 
 

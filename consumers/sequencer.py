@@ -76,6 +76,7 @@ class Sequencer:
         self.counts = Counts()
         self.statements: list[list] = [[] for _ in projections]
         self.wanted = {topic for projection in projections for topic in projection.topics}
+        self.routes: dict[type, list] = {}
 
     def flush(self, conn: Connection) -> None:
         """Execute the table changes of the events handled since the last flush: projection by projection (they
@@ -116,18 +117,26 @@ class Sequencer:
                          f"version {incoming.version}")  # fmt: skip
             raise
         changes = []
-        for projection in self.projections:
+        for pending, projection, handler in self._routes(type(event.payload)):
             try:
-                changes.append(list(projection.changes(event)))
+                changes.append((pending, list(handler(event))))
             except Exception as exc:  # noqa: BLE001 - a projection's bug must not stop the other aggregates
                 self._dead(record, f"projection {projection.name} failed: {type(exc).__name__}: {exc}",
                            incoming.aggregate_id, incoming.version)  # fmt: skip
                 return False
-        for pending, statements in zip(self.statements, changes, strict=True):
+        for pending, statements in changes:
             pending.append((incoming.aggregate_id, statements))
         versions.set_applied(incoming.aggregate_id, incoming.version)
         self.counts.applied += 1
         return True
+
+    def _routes(self, payload_type: type) -> list[tuple[list, Projection, Callable]]:
+        """The projections that handle this type of event: where their statements go, and their handlers."""
+        routes = self.routes.get(payload_type)
+        if routes is None:
+            routes = self.routes[payload_type] = [(pending, p, p.handlers[payload_type]) for pending, p
+                                                  in zip(self.statements, self.projections) if payload_type in p.handlers]  # fmt: skip
+        return routes
 
     def _handled(self, document: dict) -> bool:
         """Whether to decode it: a type these projections read, or one that is unknown or newer than this code (an
