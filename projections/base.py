@@ -26,7 +26,7 @@ Handler = Callable[[Event], Iterable[Executable | Write]]
 
 def utc(moment: datetime) -> datetime:
     """Times are stored in UTC without a zone, the same in every database."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).replace(tzinfo=None)
 
 
 @dataclass

@@ -33,18 +33,13 @@ def insert_once_template(table: Table) -> Executable:
 _newer_templates: dict[tuple, Executable] = {}
 
 
-def newer_template(table: Table, plain: tuple[str, ...], computed: tuple[tuple[str, ClauseElement], ...],
-                   when: ClauseElement | None) -> Executable:  # fmt: skip
-    """Keyed by the identity of the SQL expressions: they must be module-level constants, built once."""
-    key = (table.name, plain, tuple((k, id(v)) for k, v in computed), id(when))
-    if key not in _newer_templates:
-        pk = list(table.primary_key.columns)[0]
-        condition = [pk == bindparam("w_id"), table.c.version < bindparam("w_version"), *([when] if when is not None else [])]
-        values = {**{c: bindparam(f"w_{c}") for c in plain}, **dict(computed)}
-        if when is None:
-            values["version"] = bindparam("w_version")
-        _newer_templates[key] = update(table).where(*condition).values(**values)
-    return _newer_templates[key]
+def _newer_template(table: Table, values: dict, when: ClauseElement | None) -> Executable:
+    pk = list(table.primary_key.columns)[0]
+    condition = [pk == bindparam("w_id"), table.c.version < bindparam("w_version"), *([when] if when is not None else [])]
+    assigned = {c: v if isinstance(v, ClauseElement) else bindparam(f"w_{c}") for c, v in values.items()}
+    if when is None:
+        assigned["version"] = bindparam("w_version")
+    return update(table).where(*condition).values(**assigned)
 
 
 def add_row(table: Table, **row) -> Write:
@@ -56,12 +51,22 @@ def newer_row(table: Table, aggregate_id, version: int, when: ClauseElement | No
     """Set these values on the aggregate's row if the row shows an older version.
 
     Values may be SQL expressions over the row (e.g. a counter + 1), and `when` an extra condition; both
-    must be module-level constants. With `when`, the version is left for the unconditional update after it.
+    must be module-level constants: templates are keyed by their identity.
+    With `when`, the version is left for the unconditional update after it.
     """
-    plain = tuple(k for k, v in values.items() if not isinstance(v, ClauseElement))
-    computed = tuple((k, v) for k, v in values.items() if isinstance(v, ClauseElement))
-    params = {"w_id": aggregate_id, "w_version": version, **{f"w_{k}": values[k] for k in plain}}
-    return Write(newer_template(table, plain, computed, when), params)
+    params = {"w_id": aggregate_id, "w_version": version}
+    shape = []
+    for name, value in values.items():
+        if isinstance(value, ClauseElement):
+            shape.append((name, id(value)))
+        else:
+            shape.append(name)
+            params["w_" + name] = value
+    key = (table.name, tuple(shape), id(when))
+    template = _newer_templates.get(key)
+    if template is None:
+        template = _newer_templates[key] = _newer_template(table, values, when)
+    return Write(template, params)
 
 
 @dataclass(eq=False, slots=True)
