@@ -53,9 +53,7 @@ class Staging:
     def __enter__(self) -> Staging:
         self._drop()
         if not self.sqlite:
-            with create_engine(self.url).begin() as conn:
-                for schema in self.schemas:
-                    conn.execute(text(f"CREATE SCHEMA {schema}"))
+            self._run([f"CREATE SCHEMA {schema}" for schema in self.schemas])
         return self
 
     def __exit__(self, *_) -> None:
@@ -65,12 +63,17 @@ class Staging:
         if self.sqlite:
             for schema in self.schemas:
                 self.file(schema).unlink(missing_ok=True)
-            return
+        else:
+            self._run([f"DROP SCHEMA IF EXISTS {schema} CASCADE" for schema in self.schemas])
+
+    def _run(self, statements: list[str]) -> None:
         engine = create_engine(self.url)
-        with engine.begin() as conn:
-            for schema in self.schemas:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        engine.dispose()
+        try:
+            with engine.begin() as conn:
+                for statement in statements:
+                    conn.execute(text(statement))
+        finally:
+            engine.dispose()
 
     def engine(self, *schemas: str) -> Engine:
         """An engine on the read-model database that sees these staging areas (all by default)."""
