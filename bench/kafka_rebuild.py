@@ -69,7 +69,7 @@ def run_store_rebuild(directory: str, bootstrap: str, topic: str, workers: int, 
     store = EventStore(settings.event_store_env())
     engine = create_engine(settings.read_models_url())
     started = time.perf_counter()
-    rebuild(engine, all_projections(settings), StoreLog(lambda: EventStore(settings.event_store_env()), 5000, workers))
+    rebuild(engine, all_projections(settings), StoreLog(lambda: EventStore.existing(settings.event_store_env()), 5000, workers))
     queue.put((store.max_position(), time.perf_counter() - started))
 
 

@@ -49,7 +49,7 @@ def rebuild_all(settings: Settings, workers: int) -> int:
     from voronka.wiring import all_projections
 
     configure_logging("warning", False)
-    source = StoreLog(lambda: EventStore(settings.event_store_env()), BATCH, workers)
+    source = StoreLog(lambda: EventStore.existing(settings.event_store_env()), BATCH, workers)
     with tempfile.TemporaryDirectory(dir=settings.data_dir) as scratch:
         engine = create_engine(f"sqlite:///{scratch}/read.sqlite")
         return rebuild(engine, all_projections(settings), source, batch_size=BATCH)

@@ -42,6 +42,12 @@ class EventStore:
     def __init__(self, env: dict[str, str]) -> None:
         self.app = VoronkaApplication(env=env)
 
+    @classmethod
+    def existing(cls, env: dict[str, str]) -> EventStore:
+        """A store that is there already, opened without creating its tables (processes opening one store at the
+        same moment would race on PostgreSQL's catalog)."""
+        return cls({**env, "CREATE_TABLE": "no"})
+
     @property
     def recorder(self):
         return self.app.recorder

@@ -111,7 +111,7 @@ def test_events_projected_live_just_before_the_switch_are_in_the_switched_model(
 
 def parallel_source(app_settings, workers: int, batch_size: int = 40) -> StoreLog:
     env = app_settings.event_store_env()
-    return StoreLog(lambda: EventStore(env), batch_size, workers)
+    return StoreLog(lambda: EventStore.existing(env), batch_size, workers)
 
 
 def test_parts_rebuilt_in_parallel_processes_equal_the_incrementally_projected_tables(app_settings, store):

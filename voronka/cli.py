@@ -228,7 +228,7 @@ def projections_rebuild(
     chosen = list(known.values()) if all_projections else [known[n] for n in dict.fromkeys(names or ())]
     if source == "store":
         env = container.settings.event_store_env()
-        events, total = StoreLog(lambda: EventStore(env), batch_size, workers), container.store.max_position()
+        events, total = StoreLog(lambda: EventStore.existing(env), batch_size, workers), container.store.max_position()
     else:
         events, total = kafka_cli.rebuild_source(container, source, batch_size, workers)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
