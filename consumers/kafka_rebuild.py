@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, MetaData, select
 
 from consumers import kafka_state
 from consumers.kafka_topics import KafkaUnavailable, Topics, consumer, kafka_errors, partitions_of
-from consumers.rebuild import Part, Progress, Staging, into, live_schema, split_by_weight
+from consumers.rebuild import Part, Progress, Staging, live_schema, split_by_weight
 from consumers.sequencer import DeadLetter, MemoryVersions, Record, Sequencer, parse
 from projections.base import Projection
 
@@ -69,8 +69,7 @@ class KafkaTopicSource:
         return split_by_weight(projections, self.workers, self.counts)
 
     def fill_part(self, staging: Staging, part: Part, progress: Progress) -> PartState:
-        engine = staging.engine(part.schema)
-        staged = into(engine, part.schema)
+        staged = staging.filling(part.schema)
         for projection in part.projections:
             projection.metadata.create_all(staged)
         reading = PartReading(self, part, PartState(dict.fromkeys(self.ends, 0)))
@@ -79,7 +78,7 @@ class KafkaTopicSource:
                 progress(sum(reading.state.reached.values()))
         finally:
             reading.close()
-            engine.dispose()
+            staged.engine.dispose()
         return reading.state
 
     def catch_up(self, staging: Connection, part: Part, filled: PartState) -> int:

@@ -27,7 +27,7 @@ from schemas.base import Event
 
 log = structlog.get_logger("voronka.rebuild")
 STAGING = "voronka_rebuild"
-STAGING_CACHE_KB = 256 * 1024  # shared by the parts
+STAGING_CACHE_KB = 128 * 1024
 Progress = Callable[[int], None]  # called with the position reached
 
 
@@ -75,22 +75,28 @@ class Staging:
         finally:
             engine.dispose()
 
-    def engine(self, *schemas: str) -> Engine:
-        """An engine on the read-model database that sees these staging areas (all by default)."""
+    def engine(self) -> Engine:
+        """An engine on the read-model database that sees every staging area (for the catch-up and the switch)."""
+        return self._engine(self.schemas, cache_kb=0)
+
+    def filling(self, schema: str) -> Engine:
+        """An engine for filling one staging area: a bigger page cache keeps the random-key index inserts of a
+        large rebuild in memory (the parts share STAGING_CACHE_KB)."""
+        return into(self._engine([schema], cache_kb=STAGING_CACHE_KB // len(self.schemas)), schema)
+
+    def _engine(self, schemas: list[str], cache_kb: int) -> Engine:
         engine = create_engine(self.url)
         if self.sqlite:
-            files = [(schema, self.file(schema)) for schema in schemas or self.schemas]
-            cache_kb = STAGING_CACHE_KB // len(self.schemas)
+            files = [(schema, self.file(schema)) for schema in schemas]
             event.listen(engine, "connect", lambda dbapi, _: attach_staging(dbapi, files, cache_kb))
         return engine
 
 
 def attach_staging(dbapi_connection, files: list[tuple[str, Path]], cache_kb: int) -> None:
-    """Staging files skip the journal and fsync (they are disposable); a bigger page cache keeps the
-    random-key index inserts of a large rebuild in memory."""
+    """Staging files skip the journal and fsync: they are disposable."""
     for schema, path in files:
         for statement in (f"ATTACH DATABASE '{path}' AS {schema}", f"PRAGMA {schema}.journal_mode=OFF",
-                          f"PRAGMA {schema}.synchronous=OFF", f"PRAGMA {schema}.cache_size=-{cache_kb}"):  # fmt: skip
+                          f"PRAGMA {schema}.synchronous=OFF", *([f"PRAGMA {schema}.cache_size=-{cache_kb}"] if cache_kb else [])):  # fmt: skip
             dbapi_connection.execute(statement)
 
 
@@ -176,8 +182,7 @@ class StoreLog:
 
     def fill_part(self, staging: Staging, part: Part, progress: Progress) -> None:
         """Project every event of the part's types, batch by batch, each with its tracking position."""
-        engine = staging.engine(part.schema)
-        staged = into(engine, part.schema)
+        staged = staging.filling(part.schema)
         reader = self.open_reader()
         runner = ProjectionRunner(staged, reader.read_batch, part.projections)
         topics = sorted({topic for p in part.projections for topic in p.topics})
@@ -193,7 +198,7 @@ class StoreLog:
                 after = reached
                 progress(after)
         finally:
-            engine.dispose()
+            staged.engine.dispose()
 
     def catch_up(self, staging: Connection, part: Part, filled: None) -> int:
         """Read on from where the part's staged tables are, at least up to the live position (no live event is
