@@ -68,7 +68,7 @@ def bare_app():
     from fastapi import FastAPI
     from sqlalchemy import create_engine, func, select
 
-    from projections.kpi import call_days
+    from projections.kpi import days
     from projections.lead_card import cards
     from projections.needs import needs
 
@@ -92,8 +92,8 @@ def bare_app():
     def kpi() -> list[list]:
         first = (date.today().replace(day=1) - timedelta(days=62)).replace(day=1)
         statement = (
-            select(call_days.c.employee, call_days.c.month, func.sum(call_days.c.calls), func.sum(call_days.c.seconds))
-            .where(call_days.c.day.between(first, date.today())).group_by(call_days.c.employee, call_days.c.month)
+            select(days.c.employee, days.c.month, func.sum(days.c.calls), func.sum(days.c.call_seconds))
+            .where(days.c.day.between(first, date.today())).group_by(days.c.employee, days.c.month)
         )  # fmt: skip
         with engine.connect() as conn:
             return [list(r) for r in conn.execute(statement)]

@@ -1,17 +1,30 @@
-"""KPI facts: one row per call, meeting, deal, payment, follow-up flag and monthly plan.
+"""KPI facts: additive counters per employee and business day, each client's first deal, and the deals.
 
-Each row is dated in business time (day, ISO week start, month) so a report can group it by any
-period in SQL. Credit rules live in the report: the facts only record who did what, when.
+- `kpi_days`: per (employee, day) every figure that only adds up: calls, meetings, contracts, wins, revenue,
+  flags. A counter moves only while the fact's own row (the call, the meeting, the deal) does not show the
+  event yet, so a redelivered event changes nothing.
+- `kpi_first_deals`: per client its first deal (earliest by opened_at, then log position) and what that deal
+  earned: the converter credit of its signing, its win (a new client) and its first payment. A deal opened
+  earlier replaces the row and clears those credits (it has none yet: a deal's opening is its first event),
+  and a deal's credits are written only while it is its client's first deal, so any order of the deals'
+  events ends with the same row.
+- `kpi_deals`: what the wins and the deal cycles need (clients won, retention, long cycles).
+
+Rows shared by several aggregates (a day, a client) are only created once and then counted into or
+min-upserted, which commutes: grouping the statements of distinct aggregates changes no result. Facts are
+dated in business time (day, the Monday of its week, month) so a report groups them by any period in SQL.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, bindparam, case, exists, func, literal, select, update,
+    BigInteger, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, and_, bindparam, case, exists,
+    func, literal_column, null, or_, select, tuple_, update,
 )  # fmt: skip
+from sqlalchemy.sql import ClauseElement
 
 from projections.base import add_row, insert, newer_values, Projection, utc
 from projections.writes import Write
@@ -38,54 +51,61 @@ def dated(prefix: str = "") -> list[Column]:
     return [Column(f"{prefix}day", Date, index=True), Column(f"{prefix}week", Date), Column(f"{prefix}month", String(7))]
 
 
+def counter(name: str, type_=Integer) -> Column:
+    return Column(name, type_, nullable=False, server_default="0")
+
+
+COUNTERS = ("calls", "call_seconds", "calls_too_short", "calls_too_long", "score_sum", "scored_calls", "meetings_set",
+            "meetings_held", "meetings_no_show", "meetings_held_as_converter", "contracts_signed", "deals_won",
+            "overdue_follow_ups", "deals_without_follow_up")  # fmt: skip
+KOPECKS = ("revenue_kopecks", "won_revenue_kopecks")  # money adds up in kopecks: exact in any order, in any database
+
 employees = Table(
-    "kpi_employees_v2", metadata,
+    "kpi_employees_v3", metadata,
     Column("employee", String, primary_key=True), Column("name", String, nullable=False),
     Column("role", String, nullable=False), Column("profile", String),
 )  # fmt: skip
-calls = Table(
-    "kpi_calls_v2", metadata,
+days = Table(
+    "kpi_days_v3", metadata,
+    # the month is part of the key (it follows from the day) so that a monthly report reads the rows in group order
+    Column("employee", String, primary_key=True), Column("month", String(7), primary_key=True),
+    Column("day", Date, primary_key=True), Column("week", Date, nullable=False),
+    *(counter(name) for name in COUNTERS), *(counter(name, BigInteger) for name in KOPECKS),
+    sqlite_with_rowid=False,
+)  # fmt: skip
+calls = Table(  # only what a later score needs: the day row the call was counted into, and its score
+    "kpi_calls_v3", metadata,
     Column("call_id", Uuid, primary_key=True), Column("version", Integer, nullable=False),
-    Column("employee", String, nullable=False), *dated(), Column("outcome", String, nullable=False),
-    Column("duration", Integer, nullable=False), Column("score", Integer),
+    Column("employee", String, nullable=False), Column("day", Date, nullable=False), Column("score", Integer),
+    sqlite_with_rowid=False,
 )  # fmt: skip
 meetings = Table(
-    "kpi_meetings_v2", metadata,
+    "kpi_meetings_v3", metadata,
     Column("meeting_id", Uuid, primary_key=True), Column("version", Integer, nullable=False),
-    Column("generator", String, nullable=False), Column("converter", String, nullable=False), *dated("set_"),
-    Column("status", String, nullable=False), *dated("outcome_"),
+    Column("generator", String, nullable=False), Column("converter", String, nullable=False),
+    Column("status", String, nullable=False),
+    sqlite_with_rowid=False,
 )  # fmt: skip
 deals = Table(
-    "kpi_deals_v2", metadata,
+    "kpi_deals_v3", metadata,
     Column("deal_id", Uuid, primary_key=True), Column("version", Integer, nullable=False),
-    Column("owner", String, nullable=False), Column("counterparty_id", Uuid, nullable=False, index=True),
-    Column("opened_at", DateTime, nullable=False), Column("opened_position", Integer, nullable=False),
-    Column("meeting_held_by", String), Column("status", String, nullable=False),
-    Column("signed_by", String), *dated("signed_"),
-    Column("won_by", String), *dated("won_"), Column("won_revenue", Numeric(16, 2)),
-    Column("closed_at", DateTime),
-)  # fmt: skip
-payments = Table(
-    "kpi_payments_v2", metadata,
-    Column("deal_id", Uuid, primary_key=True), Column("version", Integer, primary_key=True),
     Column("owner", String, nullable=False), Column("counterparty_id", Uuid, nullable=False),
-    *dated(), Column("paid_at", DateTime, nullable=False), Column("position", Integer, nullable=False),
-    Column("amount", Numeric(16, 2), nullable=False),
+    Column("opened_at", DateTime, nullable=False, index=True), Column("opened_position", Integer, nullable=False),
+    Column("status", String, nullable=False), Column("closed_at", DateTime), Column("won_by", String), *dated("won_"),
 )  # fmt: skip
-call_days = Table(  # per employee and day, kept by the call events themselves: reports never scan the calls
-    "kpi_call_days_v2", metadata,
-    Column("employee", String, primary_key=True), Column("day", Date, primary_key=True), Column("week", Date),
-    Column("month", String(7)), Column("calls", Integer, nullable=False), Column("seconds", Integer, nullable=False),
-    Column("too_short", Integer, nullable=False), Column("too_long", Integer, nullable=False),
-    Column("score_sum", Integer, nullable=False), Column("scored", Integer, nullable=False),
-)  # fmt: skip
-flags = Table(
-    "kpi_flags_v2", metadata,
-    Column("deal_id", Uuid, primary_key=True), Column("version", Integer, primary_key=True),
-    Column("kind", String, nullable=False), Column("employee", String, nullable=False), *dated(),
+first_deals = Table(
+    "kpi_first_deals_v3", metadata,
+    Column("counterparty_id", Uuid, primary_key=True), Column("deal_id", Uuid, nullable=False),
+    Column("opened_at", DateTime, nullable=False), Column("opened_position", Integer, nullable=False),
+    Column("meeting_held_by", String), *dated("signed_"),  # converter credit: a first deal from a held meeting, signed
+    Column("won_by", String), *dated("won_"),  # a new client
+    # the deal's first payment (earliest by paid day, then time and log position), credited to the deal's owner then
+    Column("paid_by", String), *dated("first_paid_"), Column("first_paid_at", DateTime),
+    Column("first_paid_position", Integer), Column("first_paid_kopecks", BigInteger),
+    sqlite_with_rowid=False,
 )  # fmt: skip
 plans = Table(
-    "kpi_plans_v2", metadata,
+    "kpi_plans_v3", metadata,
     Column("employee", String, primary_key=True), Column("month", String(7), primary_key=True),
     Column("plan_id", Uuid, nullable=False), Column("version", Integer, nullable=False),
     Column("revenue", Numeric(16, 2), nullable=False), Column("deals_won", Integer, nullable=False),
@@ -93,77 +113,163 @@ plans = Table(
     Column("new_clients", Integer, nullable=False),
 )  # fmt: skip
 
-def _this_call():
-    return calls.c.call_id == bindparam("w_call_id", type_=calls.c.call_id.type)
+# --- statement templates (built once; each event brings its values) ---
+
+ID, VERSION = bindparam("w_id", type_=Uuid), bindparam("w_version", type_=Integer)
+DAY, WEEK, MONTH = bindparam("w_day", type_=Date), bindparam("w_week", type_=Date), bindparam("w_month", type_=String)
 
 
-def _the_call(column: str):
-    return select(calls.c[column]).where(_this_call()).scalar_subquery()
+def one(name: str) -> ClauseElement:
+    return bindparam(f"w_{name}", type_=Integer)
 
 
-# Counted once: the day's counters move only while the call's own row is not there yet (it is written next).
-COUNT_CALL = (
-    update(call_days)
-    .where(call_days.c.employee == bindparam("w_employee"), call_days.c.day == bindparam("w_day", type_=Date),
-           ~exists().where(_this_call()))
-    .values(calls=call_days.c.calls + 1, seconds=call_days.c.seconds + bindparam("w_seconds"),
-            too_short=call_days.c.too_short + bindparam("w_short"), too_long=call_days.c.too_long + bindparam("w_long"))
-)  # fmt: skip
+def count_into_day(employee: ClauseElement, counts: dict[str, ClauseElement], where: ClauseElement):
+    """Create the employee's day row with these counts, or add them to it; `where` guards the count."""
+    statement = insert(days).from_select(["employee", "day", "week", "month", *counts],
+                                         select(employee, DAY, WEEK, MONTH, *counts.values()).where(where))  # fmt: skip
+    return statement.on_conflict_do_update(index_elements=["employee", "month", "day"],
+                                           set_={name: days.c[name] + statement.excluded[name] for name in counts})  # fmt: skip
+
+
+def unapplied(table: Table) -> ClauseElement:
+    """The aggregate's row shows an older version: the event is not applied yet."""
+    return and_(table.c[table.primary_key.columns.keys()[0]] == ID, table.c.version < VERSION)
+
+
+def own(table: Table, column: str):
+    """A column of this event's own row."""
+    return select(table.c[column]).where(table.c[table.primary_key.columns.keys()[0]] == ID).scalar_subquery()
+
+
+# calls
+NEW_CALL = ~exists().where(calls.c.call_id == ID)
+COUNT_CALL = count_into_day(bindparam("w_employee", type_=String),
+                            {"calls": literal_column("1"), "call_seconds": one("seconds"), "calls_too_short": one("short"),
+                             "calls_too_long": one("long")}, NEW_CALL)  # fmt: skip
 # A score replaces the call's previous one; applied only while the call's row shows an older version.
 COUNT_SCORE = (
-    update(call_days)
-    .where(call_days.c.employee == _the_call("employee"), call_days.c.day == _the_call("day"),
-           exists().where(_this_call(), calls.c.version < bindparam("w_version")))
-    .values(score_sum=call_days.c.score_sum + bindparam("w_score") - func.coalesce(_the_call("score"), 0),
-            scored=call_days.c.scored + case((_the_call("score").is_(None), 1), else_=0))
+    update(days)
+    .where(days.c.employee == own(calls, "employee"), days.c.day == own(calls, "day"), exists().where(unapplied(calls)))
+    .values(score_sum=days.c.score_sum + bindparam("w_score", type_=Integer) - func.coalesce(own(calls, "score"), 0),
+            scored_calls=days.c.scored_calls + case((own(calls, "score").is_(None), 1), else_=0))
 )  # fmt: skip
-OVERDUE_FOLLOW_UP = "overdue_follow_up"
-NO_NEXT_FOLLOW_UP = "no_next_follow_up"
+
+# meetings
+COUNT_MEETING_SET = count_into_day(bindparam("w_generator", type_=String), {"meetings_set": literal_column("1")},
+                                   ~exists().where(meetings.c.meeting_id == ID))  # fmt: skip
+# The generator's day of the outcome: held and no-show are counted; a cancelled meeting counts nothing.
+COUNT_MEETING_ENDED = count_into_day(meetings.c.generator, {"meetings_held": one("held"), "meetings_no_show": one("no_show")},
+                                     unapplied(meetings))  # fmt: skip
+COUNT_MEETING_HELD_AS_CONVERTER = count_into_day(meetings.c.converter, {"meetings_held_as_converter": literal_column("1")},
+                                                 unapplied(meetings))  # fmt: skip
+
+# deals: credit goes to whoever owned the deal when it happened (a later handoff does not move it); a deal is
+# signed once and won once (aggregates/deal.py), so contracts and wins add up per day like the rest
+COUNT_CONTRACT = count_into_day(deals.c.owner, {"contracts_signed": literal_column("1")}, unapplied(deals))
+COUNT_WIN = count_into_day(deals.c.owner, {"deals_won": literal_column("1"),
+                                           "won_revenue_kopecks": bindparam("w_kopecks", type_=BigInteger)}, unapplied(deals))  # fmt: skip
+COUNT_REVENUE = count_into_day(deals.c.owner, {"revenue_kopecks": bindparam("w_kopecks", type_=BigInteger)}, unapplied(deals))
+COUNT_FLAG = count_into_day(bindparam("w_employee", type_=String),
+                            {"overdue_follow_ups": one("overdue"), "deals_without_follow_up": one("orphaned")},
+                            exists().where(unapplied(deals)))  # fmt: skip
+
+
+def _first_deal():
+    statement = insert(first_deals)
+    order = ("opened_at", "opened_position", "deal_id")
+    credits = [c.name for c in first_deals.columns if c.name not in ("counterparty_id", *order, "meeting_held_by")]
+    return statement.on_conflict_do_update(
+        index_elements=["counterparty_id"],
+        set_={**{name: statement.excluded[name] for name in (*order, "meeting_held_by")}, **dict.fromkeys(credits, null())},
+        where=tuple_(*(statement.excluded[c] for c in order)) < tuple_(*(first_deals.c[c] for c in order)),
+    )
+
+
+# A client's first deal is replaced only by one that sorts earlier (which has no credits yet): any order agrees.
+FIRST_DEAL = _first_deal()
+# This deal's credit, while it is its client's first deal and the event is not applied yet.
+THIS_FIRST_DEAL = and_(first_deals.c.counterparty_id == own(deals, "counterparty_id"), first_deals.c.deal_id == ID,
+                       exists().where(unapplied(deals)))  # fmt: skip
+FIRST_DEAL_SIGNED = update(first_deals).where(THIS_FIRST_DEAL).values(signed_day=DAY, signed_week=WEEK, signed_month=MONTH)
+FIRST_DEAL_WON = update(first_deals).where(THIS_FIRST_DEAL).values(won_by=own(deals, "owner"), won_day=DAY, won_week=WEEK,
+                                                                  won_month=MONTH)  # fmt: skip
+PAID = {"first_paid_day": DAY, "first_paid_week": WEEK, "first_paid_month": MONTH,
+        "first_paid_at": bindparam("w_paid_at", type_=DateTime), "first_paid_position": bindparam("w_position", type_=Integer)}  # fmt: skip
+PAID_ORDER = ("first_paid_day", "first_paid_at", "first_paid_position")
+# Keeps the deal's earliest payment: a back-dated later payment replaces it, a repeated one does not.
+FIRST_DEAL_PAID = (
+    update(first_deals)
+    .where(THIS_FIRST_DEAL, or_(first_deals.c.first_paid_day.is_(None),
+                                tuple_(*(PAID[c] for c in PAID_ORDER)) < tuple_(*(first_deals.c[c] for c in PAID_ORDER))))
+    .values(paid_by=own(deals, "owner"), first_paid_kopecks=bindparam("w_kopecks", type_=BigInteger), **PAID)
+)  # fmt: skip
+
+PLAN_TARGETS = ("revenue", "deals_won", "calls_per_day", "meetings_held", "new_clients")
+
+
+def _plan():
+    statement = insert(plans)
+    return statement.on_conflict_do_update(
+        index_elements=["employee", "month"],
+        set_={name: statement.excluded[name] for name in (*PLAN_TARGETS, "version")},
+        where=plans.c.version < statement.excluded.version,
+    )
+
+
+PLAN = _plan()
 
 
 def kpi_projection(business_timezone: str, short_call_seconds: int = 20, long_call_seconds: int = 30 * 60) -> Projection:
     """The call thresholds are counted into the daily rows: after changing them, rebuild this projection."""
     zone = ZoneInfo(business_timezone)
-    projection = Projection("kpi", 2, metadata)
+    projection = Projection("kpi", 3, metadata)
 
-    def when(moment: datetime, prefix: str = "") -> dict:
-        day = moment.astimezone(zone).date()
+    def dates(day: date, prefix: str = "w_") -> dict:
         return {f"{prefix}day": day, f"{prefix}week": day - timedelta(days=day.weekday()), f"{prefix}month": f"{day:%Y-%m}"}
+
+    def when(moment: datetime, prefix: str = "w_") -> dict:
+        return dates(moment.astimezone(zone).date(), prefix)
+
+    def guard(event: Event) -> dict:
+        return {"w_id": event.originator_id, "w_version": event.originator_version}
 
     @projection.on(EmployeeRegistered)
     def _employee(event: Event):
         p = event.payload
-        row = dict(employee=p.employee_id, name=p.name, role=p.role, profile=p.sales_profile)
-        return [add_row(employees, **row)]
+        return [add_row(employees, employee=p.employee_id, name=p.name, role=p.role, profile=p.sales_profile)]
 
     @projection.on(CallLogged)
     def _call(event: Event):
         p = event.payload
-        row = dict(call_id=event.originator_id, version=event.originator_version, employee=p.employee,
-                   outcome=p.outcome, duration=p.duration_seconds, **when(p.started_at))  # fmt: skip
-        answered = p.outcome == "answered"
-        day = add_row(call_days, employee=p.employee, **when(p.started_at), calls=0, seconds=0, too_short=0, too_long=0,
-                      score_sum=0, scored=0)  # fmt: skip
-        count = Write(COUNT_CALL, {"w_call_id": event.originator_id, "w_employee": p.employee, "w_day": row["day"],
-                                   "w_seconds": p.duration_seconds, "w_short": int(answered and p.duration_seconds < short_call_seconds),
-                                   "w_long": int(p.duration_seconds > long_call_seconds)})  # fmt: skip
-        return [day, count, add_row(calls, **row)]
+        seconds, moment = p.duration_seconds, when(p.started_at)
+        count = Write(COUNT_CALL, {"w_id": event.originator_id, "w_employee": p.employee, **moment, "w_seconds": seconds,
+                                   "w_short": int(p.outcome == "answered" and seconds < short_call_seconds),
+                                   "w_long": int(seconds > long_call_seconds)})  # fmt: skip
+        row = dict(call_id=event.originator_id, version=event.originator_version, employee=p.employee, day=moment["w_day"])
+        return [count, add_row(calls, **row)]
 
     @projection.on(CallScored)
     def _scored(event: Event):
-        score = Write(COUNT_SCORE, {"w_call_id": event.originator_id, "w_version": event.originator_version,
-                                    "w_score": event.payload.score})  # fmt: skip
+        score = Write(COUNT_SCORE, {**guard(event), "w_score": event.payload.score})
         return [score, newer_values(calls, event, score=event.payload.score)]
 
     @projection.on(MeetingScheduled)
     def _meeting(event: Event):
         p = event.payload
+        count = Write(COUNT_MEETING_SET, {"w_id": event.originator_id, "w_generator": p.generator, **when(event.occurred_at)})
         row = dict(meeting_id=event.originator_id, version=event.originator_version, generator=p.generator,
-                   converter=p.converter, status="scheduled", **when(event.occurred_at, "set_"))  # fmt: skip
-        return [add_row(meetings, **row)]
+                   converter=p.converter, status="scheduled")  # fmt: skip
+        return [count, add_row(meetings, **row)]
 
     def meeting_outcome(status: str):
-        return lambda e: [newer_values(meetings, e, status=status, **when(e.occurred_at, "outcome_"))]
+        def handler(event: Event):
+            params = {**guard(event), **when(event.occurred_at)}
+            counts = [Write(COUNT_MEETING_ENDED, {**params, "w_held": int(status == "held"), "w_no_show": int(status == "no_show")})]
+            if status == "held":
+                counts.append(Write(COUNT_MEETING_HELD_AS_CONVERTER, params))
+            return [*counts, newer_values(meetings, event, status=status)]
+
+        return handler
 
     projection.on(MeetingHeld)(meeting_outcome("held"))
     projection.on(MeetingNoShow)(meeting_outcome("no_show"))
@@ -172,57 +278,54 @@ def kpi_projection(business_timezone: str, short_call_seconds: int = 20, long_ca
     @projection.on(DealOpened)
     def _deal(event: Event):
         p = event.payload
-        row = dict(deal_id=event.originator_id, version=event.originator_version, owner=p.owner,
-                   counterparty_id=p.counterparty_id, opened_at=utc(event.occurred_at), opened_position=event.position or 0,
-                   meeting_held_by=p.meeting_held_by, status="open")  # fmt: skip
-        return [add_row(deals, **row)]
+        opened_at, position = utc(event.occurred_at), event.position or 0
+        row = dict(deal_id=event.originator_id, version=event.originator_version, owner=p.owner, counterparty_id=p.counterparty_id,
+                   opened_at=opened_at, opened_position=position, status="open")  # fmt: skip
+        first = dict(counterparty_id=p.counterparty_id, deal_id=event.originator_id, opened_at=opened_at, opened_position=position,
+                     meeting_held_by=p.meeting_held_by)  # fmt: skip
+        return [add_row(deals, **row), Write(FIRST_DEAL, first)]
 
-    # Credit goes to whoever owned the deal when it happened (a later handoff does not move it).
     projection.on(DealHandedOff)(lambda e: [newer_values(deals, e, owner=e.payload.to_employee)])
-    projection.on(ContractSigned)(
-        lambda e: [newer_values(deals, e, signed_by=deals.c.owner, **when(e.occurred_at, "signed_"))]
-    )
-    projection.on(DealWon)(
-        lambda e: [newer_values(deals, e, status="won", won_by=deals.c.owner, won_revenue=e.payload.revenue,
-                                closed_at=utc(e.occurred_at), **when(e.occurred_at, "won_"))]  # fmt: skip
-    )
+
+    @projection.on(ContractSigned)
+    def _signed(event: Event):
+        params = {**guard(event), **when(event.occurred_at)}
+        return [Write(COUNT_CONTRACT, params), Write(FIRST_DEAL_SIGNED, params), newer_values(deals, event)]
+
+    @projection.on(DealWon)
+    def _won(event: Event):
+        moment = when(event.occurred_at)
+        count = Write(COUNT_WIN, {**guard(event), **moment, "w_kopecks": int(event.payload.revenue * 100)})
+        row = newer_values(deals, event, status="won", won_by=deals.c.owner, closed_at=utc(event.occurred_at),
+                           **when(event.occurred_at, "won_"))  # fmt: skip
+        return [count, Write(FIRST_DEAL_WON, {**guard(event), **moment}), row]
+
     projection.on(DealLost)(lambda e: [newer_values(deals, e, status="lost", closed_at=utc(e.occurred_at))])
     projection.on(DealReopened)(lambda e: [newer_values(deals, e, status="open", closed_at=None)])
 
     @projection.on(PaymentReceived)
     def _payment(event: Event):
-        deal = deals.c.deal_id == event.originator_id
-        paid_on = event.payload.paid_on
-        moment = dict(day=paid_on, week=paid_on - timedelta(days=paid_on.weekday()), month=f"{paid_on:%Y-%m}")
-        source = select(
-            literal(event.originator_id, Uuid), literal(event.originator_version), deals.c.owner, deals.c.counterparty_id,
-            literal(moment["day"], Date), literal(moment["week"], Date), literal(moment["month"], String),
-            literal(utc(event.occurred_at), DateTime), literal(event.position or 0), literal(event.payload.amount, Numeric(16, 2)),
-        ).where(deal)  # fmt: skip
-        columns = ["deal_id", "version", "owner", "counterparty_id", "day", "week", "month", "paid_at", "position", "amount"]
-        return [insert(payments).from_select(columns, source).on_conflict_do_nothing()]
+        p = event.payload
+        params = {**guard(event), **dates(p.paid_on), "w_kopecks": int(p.amount * 100)}  # revenue by payment date
+        first = Write(FIRST_DEAL_PAID, {**params, "w_paid_at": utc(event.occurred_at), "w_position": event.position or 0})
+        return [Write(COUNT_REVENUE, params), first, newer_values(deals, event)]
 
-    def flag(kind: str, employee_of):
+    def flag(overdue: int, employee_of):
         def handler(event: Event):
-            row = dict(deal_id=event.originator_id, version=event.originator_version, kind=kind,
-                       employee=employee_of(event.payload), **when(event.occurred_at))  # fmt: skip
-            return [add_row(flags, **row)]
+            params = {**guard(event), "w_employee": employee_of(event.payload), **when(event.occurred_at),
+                      "w_overdue": overdue, "w_orphaned": 1 - overdue}  # fmt: skip
+            return [Write(COUNT_FLAG, params), newer_values(deals, event)]
 
         return handler
 
-    projection.on(FollowUpBecameOverdue)(flag(OVERDUE_FOLLOW_UP, lambda p: p.assignee))
-    projection.on(DealLeftWithoutFollowUp)(flag(NO_NEXT_FOLLOW_UP, lambda p: p.owner))
+    projection.on(FollowUpBecameOverdue)(flag(1, lambda p: p.assignee))
+    projection.on(DealLeftWithoutFollowUp)(flag(0, lambda p: p.owner))
 
     @projection.on(MonthlyPlanSet)
     def _plan(event: Event):
         p = event.payload
-        targets = p.targets.model_dump()
-        row = dict(employee=p.employee_id, month=str(p.month), plan_id=event.originator_id,
-                   version=event.originator_version, **targets)  # fmt: skip
-        statement = insert(plans).values(**row)
-        return [statement.on_conflict_do_update(
-            index_elements=["employee", "month"], set_={**targets, "version": statement.excluded.version},
-            where=plans.c.version < statement.excluded.version,
-        )]  # fmt: skip
+        row = dict(employee=p.employee_id, month=str(p.month), plan_id=event.originator_id, version=event.originator_version,
+                   **p.targets.model_dump(include=set(PLAN_TARGETS)))  # fmt: skip
+        return [Write(PLAN, row)]
 
     return projection

@@ -1,14 +1,16 @@
 """GET /reports/kpi: figures per employee and team, per day/week/month, plan vs fact, anomalies."""
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Annotated, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from pydantic_core import to_json
 from sqlalchemy import Engine
 
 from read_api import kpi_figures as kf
@@ -81,6 +83,7 @@ class KpiReport(Model):
 
 
 KPI_ROLES = {Role.HEAD_OF_SALES, Role.ANALYST, Role.MANAGER}
+ALL_COUNTERS = itemgetter(*kf.NAMES)
 
 
 def build_router(engine: Engine, authenticate: Callable[..., Caller], consistency: Consistency,
@@ -94,7 +97,7 @@ def build_router(engine: Engine, authenticate: Callable[..., Caller], consistenc
         period: Literal["day", "week", "month"] = "month",
         date_from: Annotated[date | None, Query(description="First business day (default: the first of the month two months ago)")] = None,
         date_to: Annotated[date | None, Query(description="Last business day, inclusive (default: today)")] = None,
-    ) -> KpiReport:
+    ) -> Response:
         if caller.role not in KPI_ROLES:
             raise HTTPException(403, "KPI reports are for the head of sales, analysts and managers (their own)")
         now = clock()
@@ -107,8 +110,8 @@ def build_router(engine: Engine, authenticate: Callable[..., Caller], consistenc
             raise HTTPException(422, [{"loc": ["query", "date_to"], "msg": "at most three years per report", "type": "value_error"}])
         w = Window(period, first, last)
         with engine.connect() as conn:
-            figures = kf.count_facts(conn, w, rules)
-            kf.count_deal_credits(kf.deal_facts(conn, w), w, figures)
+            figures = kf.count_facts(conn, w)
+            kf.count_client_credits(conn, w, figures)
             teams, plans = kf.team_of(conn), kf.monthly_plans(conn, w)
             cycles = kf.long_cycles(conn, w, rules, now)
         figures = {key: c for key, c in figures.items() if key[0] in teams}  # employees only, not system actors
@@ -117,52 +120,61 @@ def build_router(engine: Engine, authenticate: Callable[..., Caller], consistenc
         if caller.role is Role.MANAGER:  # a manager sees their own figures only
             figures = {key: c for key, c in figures.items() if key[0] == caller.employee}
             anomalies, team_rows = [a for a in anomalies if a["employee"] == caller.employee], []
-        rows = [employee_row(w, key, c, teams, plans.get(key), today) for key, c in sorted(figures.items())]
-        return KpiReport(period=period, date_from=first, date_to=last, employees=rows, teams=team_rows, anomalies=anomalies)
+        working = {label: kf.working_days(*w.bounds(label), today) for label in {label for _, label in figures}}
+        rows = (employee_row(key, c, teams, plans.get(key), working[key[1]]) for key, c in sorted(figures.items()))
+        # Plain values in the models' field order and types, serialised once (tests/test_kpi_contract.py checks that
+        # the body is exactly what `KpiReport` gives): some 5,000 model objects per request would cost more than the
+        # report itself, and their garbage brings on full collections.
+        report = dict(period=period, date_from=first, date_to=last, employees=rows, teams=team_rows, anomalies=anomalies)
+        return Response(to_json(report), media_type="application/json")
 
     return router
 
 
-def employee_row(w: Window, key: kf.Key, c: Counter, teams: dict[str, str], plan: dict | None, today: date) -> KpiRow:
+def employee_row(key: kf.Key, c: kf.Counters, teams: dict[str, str], plan: tuple | None, working_days: int) -> dict:
     employee, period = key
-    start, end = w.bounds(period)
-    return KpiRow(period=period, employee=employee, team=teams.get(employee, "other"), figures=KpiFigures(**kf.derived(c)),
-                  plan_vs_fact=kf.plan_vs_fact(plan, c, kf.working_days(start, end, today)))  # fmt: skip
+    return dict(period=period, employee=employee, team=teams.get(employee, "other"), figures=kf.derived(c),
+                plan_vs_fact=kf.plan_vs_fact(plan, c, working_days))  # fmt: skip
 
 
-def team_totals(figures: dict[kf.Key, Counter], teams: dict[str, str]) -> list[KpiRow]:
+def team_totals(figures: dict[kf.Key, kf.Counters], teams: dict[str, str]) -> list[dict]:
     """Each sales profile's sum, and the whole department's (retention and deals per client summed, not re-derived)."""
-    totals: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    members: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     for (employee, period), c in figures.items():
-        totals[(teams.get(employee, "other"), period)].update(c)
-        totals[(DEPARTMENT, period)].update(c)
-    return [KpiRow(period=period, team=team, figures=KpiFigures(**kf.derived(c))) for (team, period), c in sorted(totals.items())]
+        values = ALL_COUNTERS(c)
+        members[(teams.get(employee, "other"), period)].append(values)
+        members[(DEPARTMENT, period)].append(values)
+    return [dict(period=period, employee=None, team=team, figures=kf.derived(dict(zip(kf.NAMES, map(sum, zip(*rows))))),
+                 plan_vs_fact=[]) for (team, period), rows in sorted(members.items())]  # fmt: skip
 
 
-def call_anomalies(figures: dict[kf.Key, Counter], rules: KpiRules) -> list[dict]:
+def call_anomalies(figures: dict[kf.Key, kf.Counters], rules: KpiRules) -> list[dict]:
     """Employees with too-short or too-long calls over the whole window."""
-    whole: dict[str, Counter] = defaultdict(Counter)
+    short: dict[str, int] = defaultdict(int)
+    long: dict[str, int] = defaultdict(int)
     for (employee, _), c in figures.items():
-        whole[employee].update(c)
+        short[employee] += c["calls_too_short"]
+        long[employee] += c["calls_too_long"]
     found = []
-    for employee, c in sorted(whole.items()):
-        for kind, count, threshold in (("too_short_calls", c["calls_too_short"], rules.short_call_seconds),
-                                       ("too_long_calls", c["calls_too_long"], rules.long_call_seconds)):  # fmt: skip
+    for employee in sorted(short):
+        for kind, count, threshold in (("too_short_calls", short[employee], rules.short_call_seconds),
+                                       ("too_long_calls", long[employee], rules.long_call_seconds)):  # fmt: skip
             if count:
-                found.append(dict(kind=kind, employee=employee, value=count, threshold=threshold))
+                found.append(kf.anomaly(kind, employee, count, threshold))
     return found
 
 
-def low_checks(figures: dict[kf.Key, Counter], rules: KpiRules) -> list[dict]:
+def low_checks(figures: dict[kf.Key, kf.Counters], rules: KpiRules) -> list[dict]:
     """Employees whose average check over the window is below a share of the department's."""
-    won: Counter = Counter()
+    won: dict[str, int] = defaultdict(int)
     revenue: dict[str, Decimal] = defaultdict(Decimal)
     for (employee, _), c in figures.items():
         won[employee] += c["deals_won"]
         revenue[employee] += Decimal(c["won_revenue"])
-    if not won.total():
+    total = sum(won.values())
+    if not total:
         return []
-    department = sum(revenue.values()) / won.total()
+    department = sum(revenue.values()) / total
     floor = department * Decimal(str(rules.low_check_ratio))
-    return [dict(kind="low_average_check", employee=e, value=float(round(revenue[e] / n, 2)), threshold=float(round(floor, 2)))
+    return [kf.anomaly("low_average_check", e, round(revenue[e] / n, 2), round(floor, 2))
             for e, n in sorted(won.items()) if n and revenue[e] / n < floor]  # fmt: skip

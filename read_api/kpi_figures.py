@@ -1,21 +1,29 @@
 """KPI figures computed from the KPI facts: counters per (employee, period), then rates and plan vs fact.
 
-Counting runs in SQL over the high-volume facts (calls, meetings, payments, flags); the rules about
-clients ("first deal", new clients, retention) run over the few deals they concern.
+The projection keeps what adds up per employee and day, and each client's first deal with its credits, so a
+report is a few GROUP BYs over small tables plus retention over the won deals. The statements are built once
+per kind of period and take the window's bounds as parameters. Counters, plans and report values are plain
+dicts and tuples of plain values: the garbage collector has nothing to follow in them.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from uuid import UUID
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, Date, DateTime, Select, String, bindparam, case, func, or_, select
 
-from projections.kpi import NO_NEXT_FOLLOW_UP, OVERDUE_FOLLOW_UP, call_days, deals, employees, flags, meetings, payments, plans
+from projections.kpi import COUNTERS, KOPECKS, PLAN_TARGETS, days, deals, employees, first_deals, plans
 
 Key = tuple[str, str]  # (employee, period label)
+NAMES = (*COUNTERS, "revenue", "won_revenue", "converter_first_deals", "clients_won", "new_clients", "first_payments",
+         "first_payment_amount", "retention_base", "retention_kept")  # fmt: skip
+Counters = dict[str, int | Decimal]  # a value for every name of NAMES
+ZERO: Counters = dict.fromkeys(NAMES, 0)
 
 
 @dataclass(frozen=True)
@@ -31,12 +39,6 @@ class Window:
     period: str  # day | week | month
     first: date
     last: date  # inclusive
-
-    def column(self, table, prefix: str = ""):
-        return table.c[f"{prefix}{self.period}"]
-
-    def within(self, table, prefix: str = ""):
-        return table.c[f"{prefix}day"].between(self.first, self.last)
 
     def label(self, value) -> str:
         if self.period == "week":
@@ -63,143 +65,125 @@ class Window:
             end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
         return max(start, self.first), min(end, self.last)
 
+    def labels(self) -> list[str]:
+        """Every period the window touches, in order."""
+        return sorted({self.bucket_of(self.first + timedelta(days=i)) for i in range((self.last - self.first).days + 1)})
 
-def count_facts(conn: Connection, w: Window, rules: KpiRules) -> dict[Key, Counter]:
-    """Additive counters per (employee, period)."""
-    figures: dict[Key, Counter] = defaultdict(Counter)
 
-    def add(statement, names: list[str]) -> None:
-        for employee, period, *values in conn.execute(statement):
-            counter = figures[(employee, w.label(period))]
-            for name, value in zip(names, values, strict=True):
-                counter[name] += value or 0
+# --- statements (built once; the window's bounds are parameters) ---
 
-    bucket = w.column(call_days)
-    sums = [func.sum(call_days.c[c]) for c in ("calls", "seconds", "too_short", "too_long", "score_sum", "scored")]
-    add(select(call_days.c.employee, bucket, *sums).where(w.within(call_days)).group_by(call_days.c.employee, bucket),
-        ["calls", "call_seconds", "calls_too_short", "calls_too_long", "score_sum", "scored_calls"])  # fmt: skip
+FIRST, LAST = bindparam("first", type_=Date), bindparam("last", type_=Date)
 
-    set_bucket, outcome_bucket = w.column(meetings, "set_"), w.column(meetings, "outcome_")
-    add(select(meetings.c.generator, set_bucket, func.count()).where(w.within(meetings, "set_"))
-        .group_by(meetings.c.generator, set_bucket), ["meetings_set"])  # fmt: skip
-    outcomes = (
-        select(meetings.c.generator, outcome_bucket, func.sum(case((meetings.c.status == "held", 1), else_=0)),
-               func.sum(case((meetings.c.status == "no_show", 1), else_=0)))
-        .where(w.within(meetings, "outcome_")).group_by(meetings.c.generator, outcome_bucket)
+
+@dataclass(frozen=True)
+class Statements:
+    """Each selects (employee, period, *values) grouped by both, for one kind of period."""
+
+    days: Select
+    clients_won: Select
+    converter_credits: Select
+    new_clients: Select
+    first_payments: Select
+
+
+@lru_cache(maxsize=None)
+def statements(period: str) -> Statements:
+    def grouped(table, employee, prefix: str, *values, where=()) -> Select:
+        """`prefix`: which of the row's dates (day, week, month) counts."""
+        bucket, day = table.c[f"{prefix}{period}"], table.c[f"{prefix}day"]
+        return select(employee, bucket, *values).where(day.between(FIRST, LAST), *where).group_by(employee, bucket)
+
+    firsts = first_deals.c
+    return Statements(
+        days=grouped(days, days.c.employee, "", *(func.sum(days.c[c]) for c in (*KOPECKS, *COUNTERS))),
+        clients_won=grouped(deals, deals.c.won_by, "won_", func.count(deals.c.counterparty_id.distinct())),
+        # the credits of each client's first deal: the converter who held its meeting when it is signed, a new client
+        # when it is won, and its first payment (to whoever owned the deal then)
+        converter_credits=grouped(first_deals, firsts.meeting_held_by, "signed_", func.count(), where=[firsts.meeting_held_by.is_not(None)]),
+        new_clients=grouped(first_deals, firsts.won_by, "won_", func.count()),
+        first_payments=grouped(first_deals, firsts.paid_by, "first_paid_", func.count(), func.sum(firsts.first_paid_kopecks)),
     )  # fmt: skip
-    add(outcomes, ["meetings_held", "meetings_no_show"])
-    add(select(meetings.c.converter, outcome_bucket, func.count())
-        .where(w.within(meetings, "outcome_"), meetings.c.status == "held")
-        .group_by(meetings.c.converter, outcome_bucket), ["meetings_held_as_converter"])  # fmt: skip
 
-    bucket = w.column(payments)
-    add(select(payments.c.owner, bucket, func.sum(payments.c.amount)).where(w.within(payments))
-        .group_by(payments.c.owner, bucket), ["revenue"])  # fmt: skip
-    count_first_payments(conn, w, figures)
 
-    bucket = w.column(flags)
-    overdue, orphaned = (func.sum(case((flags.c.kind == kind, 1), else_=0)) for kind in (OVERDUE_FOLLOW_UP, NO_NEXT_FOLLOW_UP))
-    add(select(flags.c.employee, bucket, overdue, orphaned).where(w.within(flags)).group_by(flags.c.employee, bucket),
-        ["overdue_follow_ups", "deals_without_follow_up"])  # fmt: skip
+SINCE, START, END = bindparam("since", type_=Date), bindparam("start", type_=Date), bindparam("end", type_=Date)
+_BUYERS = deals.alias("buyers")
+_BOUGHT_AGAIN = deals.c.counterparty_id.in_(select(_BUYERS.c.counterparty_id).where(_BUYERS.c.won_day.between(START, END)))
+# per employee: the clients won in [since, start), and how many of them bought again (from anyone) in [start, end]
+RETENTION = (
+    select(deals.c.won_by, func.count(deals.c.counterparty_id.distinct()),
+           func.count(case((_BOUGHT_AGAIN, deals.c.counterparty_id)).distinct()))
+    .where(deals.c.won_day >= SINCE, deals.c.won_day < START).group_by(deals.c.won_by)
+)  # fmt: skip
+TEAMS = select(employees.c.employee, employees.c.role, employees.c.profile)
+PLANS = (select(plans.c.employee, plans.c.month, *(plans.c[t] for t in PLAN_TARGETS))
+         .where(plans.c.month.between(bindparam("from_month", type_=String), bindparam("to_month", type_=String))))  # fmt: skip
+LONG_CYCLES = (
+    select(deals.c.deal_id, deals.c.owner, deals.c.opened_at, deals.c.closed_at)
+    .where(deals.c.opened_at < bindparam("opened_before", type_=DateTime),
+           or_(deals.c.status == "open", deals.c.closed_at >= bindparam("closed_since", type_=DateTime)))
+    .order_by(deals.c.opened_position, deals.c.deal_id)
+)  # fmt: skip
+
+
+# --- counting ---
+
+
+def count(conn: Connection, w: Window, figures: dict[Key, Counters], statement, *names: str) -> None:
+    """Add a grouped statement's values, selected as (employee, period, *values), to the counters."""
+    label = w.label
+    for employee, period, *values in conn.execute(statement, {"first": w.first, "last": w.last}):
+        counter = figures[(employee, label(period))]
+        for name, value in zip(names, values):
+            counter[name] += value or 0
+
+
+def count_facts(conn: Connection, w: Window) -> dict[Key, Counters]:
+    """Additive counters per (employee, period): calls, meetings, contracts, wins, revenue and flags, from the daily rows."""
+    figures: dict[Key, Counters] = defaultdict(ZERO.copy)
+    label = w.label
+    for employee, period, revenue, won_revenue, *values in conn.execute(statements(w.period).days, {"first": w.first, "last": w.last}):
+        counter = figures[(employee, label(period))]
+        counter.update(zip(COUNTERS, values))
+        if revenue:
+            counter["revenue"] = Decimal(revenue).scaleb(-2)
+        if won_revenue:
+            counter["won_revenue"] = Decimal(won_revenue).scaleb(-2)
     return figures
 
 
-def first_deals(conn: Connection, clients: set) -> set:
-    """Each of these clients' first deal: the earliest opened, ties broken by log position."""
-    if not clients:
-        return set()
-    of_clients = deals.c.counterparty_id.in_(clients)
-    earliest = (select(deals.c.counterparty_id, func.min(deals.c.opened_at).label("opened_at"))
-                .where(of_clients).group_by(deals.c.counterparty_id).subquery())  # fmt: skip
-    rows = conn.execute(
-        select(deals.c.counterparty_id, deals.c.opened_position, deals.c.deal_id)
-        .join(earliest, (deals.c.counterparty_id == earliest.c.counterparty_id) & (deals.c.opened_at == earliest.c.opened_at))
-    )  # fmt: skip
-    first: dict = {}
-    for client, position, deal in rows:
-        first[client] = min(first.get(client, (position, deal)), (position, deal))
-    return {deal for _, deal in first.values()}
+def count_client_credits(conn: Connection, w: Window, figures: dict[Key, Counters]) -> None:
+    """Clients won, first deals and their credits, and retention, by the credit rules of the department."""
+    s = statements(w.period)
+    count(conn, w, figures, s.clients_won, "clients_won")
+    count(conn, w, figures, s.converter_credits, "converter_first_deals")
+    count(conn, w, figures, s.new_clients, "new_clients")
+    for employee, period, payments, kopecks in conn.execute(s.first_payments, {"first": w.first, "last": w.last}):
+        counter = figures[(employee, w.label(period))]
+        counter["first_payments"] += payments
+        counter["first_payment_amount"] += Decimal(kopecks).scaleb(-2)
+    count_retention(conn, w, figures)
 
 
-def count_first_payments(conn: Connection, w: Window, figures: dict[Key, Counter]) -> None:
-    """The first payment of each client's first deal, credited to the deal's owner when it was paid."""
-    in_window = select(payments.c.deal_id, payments.c.counterparty_id).where(w.within(payments)).distinct()
-    candidates = {deal: client for deal, client in conn.execute(in_window)}
-    firsts = first_deals(conn, set(candidates.values())) & set(candidates)
-    if not firsts:
-        return
-    paid = conn.execute(select(payments).where(payments.c.deal_id.in_(firsts))).mappings()
-    earliest: dict = {}
-    for p in paid:
-        order = (p["day"], p["paid_at"], p["position"])
-        if p["deal_id"] not in earliest or order < earliest[p["deal_id"]][0]:
-            earliest[p["deal_id"]] = (order, p)
-    for _, p in earliest.values():
-        if w.first <= p["day"] <= w.last:
-            counter = figures[(p["owner"], w.bucket_of(p["day"]))]
-            counter["first_payments"] += 1
-            counter["first_payment_amount"] += p["amount"]
-
-
-def deal_facts(conn: Connection, w: Window) -> list[dict]:
-    """Deals signed or won in the window, and those won in the year before it (for retention); `nth` is 1 for a
-    client's first deal."""
-    year_before = w.first - timedelta(days=365)
-    columns = [deals.c[c] for c in ("deal_id", "counterparty_id", "meeting_held_by", "signed_by", "signed_day", "won_by",
-                                    "won_day", "won_revenue")]  # fmt: skip
-    statement = select(*columns).where(or_(deals.c.signed_day.between(w.first, w.last), deals.c.won_day.between(year_before, w.last)))
-    rows = [dict(row) for row in conn.execute(statement).mappings()]
-    firsts = first_deals(conn, {r["counterparty_id"] for r in rows})
-    for r in rows:
-        r["nth"] = 1 if r["deal_id"] in firsts else 2
-    return rows
-
-
-def count_deal_credits(rows: list[dict], w: Window, figures: dict[Key, Counter]) -> None:
-    """Contracts, wins, first deals, new clients and retention, by the credit rules of the department."""
-    clients_won: dict[Key, set] = defaultdict(set)
-    for r in rows:
-        if r["signed_day"] and w.first <= r["signed_day"] <= w.last:
-            period = w.bucket_of(r["signed_day"])
-            figures[(r["signed_by"], period)]["contracts_signed"] += 1
-            if r["nth"] == 1 and r["meeting_held_by"]:  # converter credit: a first deal from a meeting they held
-                figures[(r["meeting_held_by"], period)]["converter_first_deals"] += 1
-        if r["won_day"] and w.first <= r["won_day"] <= w.last:
-            key = (r["won_by"], w.bucket_of(r["won_day"]))
-            figures[key]["deals_won"] += 1
-            figures[key]["won_revenue"] += r["won_revenue"] or 0
-            figures[key]["new_clients"] += r["nth"] == 1
-            clients_won[key].add(r["counterparty_id"])
-    for key, clients in clients_won.items():
-        figures[key]["clients_won"] += len(clients)
-    count_retention(rows, w, figures)
-
-
-def count_retention(rows: list[dict], w: Window, figures: dict[Key, Counter]) -> None:
+def count_retention(conn: Connection, w: Window, figures: dict[Key, Counters]) -> None:
     """Of the clients an employee won a deal with in the 12 months before a period, how many bought again in it."""
-    won = [(r["won_by"], r["counterparty_id"], r["won_day"]) for r in rows if r["won_day"]]
-    periods = {w.bucket_of(w.first + timedelta(days=i)) for i in range((w.last - w.first).days + 1)}
-    for period in periods:
+    for period in w.labels():
         start, end = w.bounds(period)
-        buyers = {client for _, client, day in won if start <= day <= end}
-        base: dict[str, set] = defaultdict(set)
-        for employee, client, day in won:
-            if start - timedelta(days=365) <= day < start:
-                base[employee].add(client)
-        for employee, clients in base.items():
-            figures[(employee, period)]["retention_base"] += len(clients)
-            figures[(employee, period)]["retention_kept"] += len(clients & buyers)
+        for employee, clients, kept in conn.execute(RETENTION, {"since": start - timedelta(days=365), "start": start, "end": end}):
+            counter = figures[(employee, period)]
+            counter["retention_base"] += clients
+            counter["retention_kept"] += kept
 
 
 def team_of(conn: Connection) -> dict[str, str]:
-    return {e: profile or role for e, role, profile in conn.execute(select(employees.c.employee, employees.c.role, employees.c.profile))}
+    return {employee: profile or role for employee, role, profile in conn.execute(TEAMS)}
 
 
-def monthly_plans(conn: Connection, w: Window) -> dict[Key, dict]:
+def monthly_plans(conn: Connection, w: Window) -> dict[Key, tuple]:
+    """Per (employee, month), its targets in the order of PLAN_TARGETS."""
     if w.period != "month":
         return {}
-    statement = select(plans).where(plans.c.month.between(f"{w.first:%Y-%m}", f"{w.last:%Y-%m}"))
-    return {(r["employee"], r["month"]): dict(r) for r in conn.execute(statement).mappings()}
+    rows = conn.execute(PLANS, {"from_month": f"{w.first:%Y-%m}", "to_month": f"{w.last:%Y-%m}"})
+    return {(employee, month): tuple(targets) for employee, month, *targets in rows}
 
 
 def working_days(start: date, end: date, today: date) -> int:
@@ -207,53 +191,63 @@ def working_days(start: date, end: date, today: date) -> int:
     return sum(1 for i in range((end - start).days + 1) if (start + timedelta(days=i)).weekday() < 5)
 
 
+# --- the report's values, in the field order and types of its models (read_api.kpi) ---
+
+
 def ratio(part, whole, digits: int = 4) -> float | None:
     return round(float(part) / float(whole), digits) if whole else None
 
 
-def derived(c: Counter) -> dict:
-    """The report's figures from the additive counters."""
-    return dict(
-        calls=c["calls"], calls_total_seconds=c["call_seconds"], calls_average_seconds=ratio(c["call_seconds"], c["calls"], 1),
-        calls_too_short=c["calls_too_short"], calls_too_long=c["calls_too_long"],
-        calls_average_score=ratio(c["score_sum"], c["scored_calls"], 1),
-        meetings_set=c["meetings_set"], meetings_held=c["meetings_held"], meetings_no_show=c["meetings_no_show"],
-        meetings_held_as_converter=c["meetings_held_as_converter"], converter_first_deals=c["converter_first_deals"],
-        converter_conversion=ratio(c["converter_first_deals"], c["meetings_held_as_converter"]),
-        contracts_signed=c["contracts_signed"], deals_won=c["deals_won"], revenue=Decimal(c["revenue"]),
-        average_check=(Decimal(c["won_revenue"]) / c["deals_won"]).quantize(Decimal("0.01")) if c["deals_won"] else None,
-        first_payments=c["first_payments"], first_payment_amount=Decimal(c["first_payment_amount"]),
-        deals_per_client=ratio(c["deals_won"], c["clients_won"], 2), new_clients=c["new_clients"],
-        overdue_follow_ups=c["overdue_follow_ups"], deals_without_follow_up=c["deals_without_follow_up"],
-        retention=ratio(c["retention_kept"], c["retention_base"]), retention_base=c["retention_base"],
-    )  # fmt: skip
+def decimal(value: int | float | Decimal) -> Decimal:
+    """A figure as a Decimal field carries it (a float by its shortest form: 125.0 stays 125.0)."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def plan_vs_fact(plan: dict | None, c: Counter, days: int) -> list[dict]:
+CENTS = Decimal("0.01")
+
+
+def derived(c: Counters) -> dict:
+    """`KpiFigures` from the additive counters."""
+    deals_won = c["deals_won"]
+    return {
+        "calls": c["calls"], "calls_total_seconds": c["call_seconds"], "calls_average_seconds": ratio(c["call_seconds"], c["calls"], 1),
+        "calls_too_short": c["calls_too_short"], "calls_too_long": c["calls_too_long"],
+        "calls_average_score": ratio(c["score_sum"], c["scored_calls"], 1),
+        "meetings_set": c["meetings_set"], "meetings_held": c["meetings_held"], "meetings_no_show": c["meetings_no_show"],
+        "meetings_held_as_converter": c["meetings_held_as_converter"], "converter_first_deals": c["converter_first_deals"],
+        "converter_conversion": ratio(c["converter_first_deals"], c["meetings_held_as_converter"]),
+        "contracts_signed": c["contracts_signed"], "deals_won": deals_won, "revenue": Decimal(c["revenue"]),
+        "average_check": (Decimal(c["won_revenue"]) / deals_won).quantize(CENTS) if deals_won else None,
+        "first_payments": c["first_payments"], "first_payment_amount": Decimal(c["first_payment_amount"]),
+        "deals_per_client": ratio(deals_won, c["clients_won"], 2), "new_clients": c["new_clients"],
+        "overdue_follow_ups": c["overdue_follow_ups"], "deals_without_follow_up": c["deals_without_follow_up"],
+        "retention": ratio(c["retention_kept"], c["retention_base"]), "retention_base": c["retention_base"],
+    }  # fmt: skip
+
+
+def plan_vs_fact(plan: tuple | None, c: Counters, days: int) -> list[dict]:
+    """`PlanFact`s of one employee and month, for the targets set."""
     if plan is None:
         return []
-    facts = {
-        "revenue": Decimal(c["revenue"]),
-        "deals_won": c["deals_won"],
-        "calls_per_day": round(c["calls"] / days, 1) if days else 0,
-        "meetings_held": c["meetings_held"] + c["meetings_held_as_converter"],
-        "new_clients": c["new_clients"],
-    }
-    return [dict(metric=m, plan=plan[m], fact=fact, done=ratio(fact, plan[m])) for m, fact in facts.items() if plan[m]]
+    facts = (Decimal(c["revenue"]), c["deals_won"], round(c["calls"] / days, 1) if days else 0,
+             c["meetings_held"] + c["meetings_held_as_converter"], c["new_clients"])  # in the order of PLAN_TARGETS
+    return [{"metric": m, "plan": Decimal(target), "fact": decimal(fact), "done": ratio(fact, target)}
+            for m, target, fact in zip(PLAN_TARGETS, plan, facts) if target]  # fmt: skip
+
+
+def anomaly(kind: str, employee: str, value, threshold, subject_id: UUID | None = None) -> dict:
+    """An `Anomaly`."""
+    return dict(kind=kind, employee=employee, subject_id=subject_id, value=float(value), threshold=float(threshold))
 
 
 def long_cycles(conn: Connection, w: Window, rules: KpiRules, now: datetime) -> list[dict]:
     """Open deals older than the threshold, and deals closed in the window after a longer cycle."""
-    limit = timedelta(days=rules.long_cycle_days)
     naive_now = now.replace(tzinfo=None)
-    statement = select(deals.c.deal_id, deals.c.owner, deals.c.opened_at, deals.c.closed_at, deals.c.status).where(
-        deals.c.opened_at < naive_now - limit,
-        or_(deals.c.status == "open", deals.c.closed_at >= datetime.combine(w.first, datetime.min.time())),
-    )
+    params = {"opened_before": naive_now - timedelta(days=rules.long_cycle_days),
+              "closed_since": datetime.combine(w.first, datetime.min.time())}  # fmt: skip
     found = []
-    for r in conn.execute(statement).mappings():
-        days = ((r["closed_at"] or naive_now) - r["opened_at"]).days
-        if days > rules.long_cycle_days:
-            found.append(dict(kind="long_deal_cycle", employee=r["owner"], subject_id=r["deal_id"], value=days,
-                              threshold=rules.long_cycle_days))  # fmt: skip
+    for deal, owner, opened_at, closed_at in conn.execute(LONG_CYCLES, params):
+        days_open = ((closed_at or naive_now) - opened_at).days
+        if days_open > rules.long_cycle_days:
+            found.append(anomaly("long_deal_cycle", owner, days_open, rules.long_cycle_days, subject_id=deal))
     return found

@@ -193,12 +193,40 @@ def test_kpi_visibility(kpi_app):
 
 
 def test_kpi_rows_survive_redelivery(kpi_app, store, tmp_path):
-    from projections.kpi import call_days, calls, deals, kpi_projection, meetings, payments
+    from projections.kpi import calls, days, deals, first_deals, kpi_projection, meetings
 
     projection = kpi_projection("Europe/Moscow")
     clean = rebuild(projection, store, tmp_path / "a.sqlite")
     events = logged_events(store)
     twice = deliver(projection, events + events[: len(events) // 2] + events, tmp_path / "b.sqlite")
-    for table in (calls, call_days, meetings, deals, payments):
+    for table in (calls, days, meetings, deals, first_deals):
         assert rows(twice, table) == rows(clean, table) and rows(clean, table)
     assert date(2026, 11, 2) in {r[3] for r in rows(clean, calls)}
+
+
+def test_a_logged_call_is_two_fixed_shape_writes(department, store):
+    """Calls are half of all events: one count into the employee's day, one insert of the call's own (minimal) row."""
+    from projections.kpi import COUNT_CALL, calls, kpi_projection
+    from projections.writes import Write, insert_once_template
+
+    department.handle(a.LogCall(employee="anna", direction="outbound", phone="+7 495 000-00-00", started_at=NOV,
+                                duration_seconds=30, outcome="answered"), PBX)  # fmt: skip
+    call = next(event for event in logged_events(store) if isinstance(event.payload, a.CallLogged))
+    changes = list(kpi_projection("Europe/Moscow").changes(call))
+    assert all(isinstance(change, Write) for change in changes) and len(changes) == 2
+    assert changes[0].template is COUNT_CALL and changes[1].template is insert_once_template(calls)
+    assert set(changes[1].params) == {"call_id", "version", "employee", "day"}
+
+
+def test_kpi_rebuilt_beside_the_live_tables_equals_the_live_model(kpi_app, store):
+    """The statements also run schema-qualified, in a rebuild's staging area (an attached file, a PostgreSQL schema)."""
+    from consumers.rebuild import rebuild as rebuild_beside
+    from projections.kpi import metadata
+
+    container, _ = kpi_app
+    container.runner.run_until_caught_up()
+    projection = next(p for p in container.runner.projections if p.name == "kpi")
+    live = {table.name: rows(container.runner.engine, table) for table in metadata.sorted_tables}
+    assert rebuild_beside(container.runner.engine, [projection], store.read_batch, batch_size=7) == store.max_position()
+    assert {table.name: rows(container.runner.engine, table) for table in metadata.sorted_tables} == live
+    assert all(live.values())
