@@ -105,7 +105,10 @@ def test_in_kafka_mode_a_token_waits_for_its_aggregate_version_and_health_shows_
         assert client.get("/leads/" + lead["id"], headers=head | {"X-Min-Position": "1"}).status_code == 400
         relay, worker = build_relay(settings, store), build_worker(settings, "api-test")
         with running(relay.run), running(worker.run):
-            answer = client.get(f"/leads/{lead['id']}", headers=head | {"X-Consistency-Token": lead["token"]})
+            deadline = time.monotonic() + 30  # each request waits 0.5 s; the worker may still be joining its group
+            while (answer := client.get(f"/leads/{lead['id']}", headers=head | {"X-Consistency-Token": lead["token"]})
+                   ).status_code == 503 and time.monotonic() < deadline:  # fmt: skip
+                pass
             assert answer.status_code == 200 and answer.json()["channel"] == "email"
             wait_until(lambda: drained(settings, store), 30, "the worker caught up")
             health = client.get("/health").json()
