@@ -1,8 +1,9 @@
 """KPI facts: additive counters per employee and business day, each client's first deal, and the deals.
 
 - `kpi_days`: per (employee, day) every figure that only adds up: calls, meetings, contracts, wins, revenue,
-  flags. A counter moves only while the fact's own row (the call, the meeting, the deal) does not show the
-  event yet, so a redelivered event changes nothing.
+  flags; and per (employee, month) their total, kept by the same statements (a monthly report reads one row
+  per employee and month). A counter moves only while the fact's own row (the call, the meeting, the deal)
+  does not show the event yet, so a redelivered event changes nothing.
 - `kpi_first_deals`: per client its first deal (earliest by opened_at, then log position) and what that deal
   earned: the converter credit of its signing, its win (a new client) and its first payment. A deal opened
   earlier replaces the row and clears those credits (it has none yet: a deal's opening is its first event),
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger, Column, Date, DateTime, Integer, MetaData, Numeric, String, Table, Uuid, and_, bindparam, case, exists,
-    func, literal_column, null, or_, select, tuple_, update,
+    func, literal_column, null, or_, select, tuple_, union_all, update,
 )  # fmt: skip
 from sqlalchemy.sql import ClauseElement
 
@@ -67,12 +68,13 @@ employees = Table(
 )  # fmt: skip
 days = Table(
     "kpi_days_v3", metadata,
-    # the month is part of the key (it follows from the day) so that a monthly report reads the rows in group order
+    # a day's row has its day of the month (and day, week); the month's total has 0 (and no day, no week)
     Column("employee", String, primary_key=True), Column("month", String(7), primary_key=True),
-    Column("day", Date, primary_key=True), Column("week", Date, nullable=False),
+    Column("day_of_month", Integer, primary_key=True), Column("day", Date), Column("week", Date),
     *(counter(name) for name in COUNTERS), *(counter(name, BigInteger) for name in KOPECKS),
     sqlite_with_rowid=False,
 )  # fmt: skip
+MONTH_TOTAL = 0
 calls = Table(  # only what a later score needs: the day row the call was counted into, and its score
     "kpi_calls_v3", metadata,
     Column("call_id", Uuid, primary_key=True), Column("version", Integer, nullable=False),
@@ -117,6 +119,7 @@ plans = Table(
 
 ID, VERSION = bindparam("w_id", type_=Uuid), bindparam("w_version", type_=Integer)
 DAY, WEEK, MONTH = bindparam("w_day", type_=Date), bindparam("w_week", type_=Date), bindparam("w_month", type_=String)
+DAY_OF_MONTH = bindparam("w_day_of_month", type_=Integer)
 
 
 def one(name: str) -> ClauseElement:
@@ -124,10 +127,12 @@ def one(name: str) -> ClauseElement:
 
 
 def count_into_day(employee: ClauseElement, counts: dict[str, ClauseElement], where: ClauseElement):
-    """Create the employee's day row with these counts, or add them to it; `where` guards the count."""
-    statement = insert(days).from_select(["employee", "day", "week", "month", *counts],
-                                         select(employee, DAY, WEEK, MONTH, *counts.values()).where(where))  # fmt: skip
-    return statement.on_conflict_do_update(index_elements=["employee", "month", "day"],
+    """Add these counts to the employee's day and to their month's total (creating the rows as needed), in one
+    statement; `where` guards the count."""
+    day = select(employee, MONTH, DAY_OF_MONTH, DAY, WEEK, *counts.values()).where(where)
+    month = select(employee, MONTH, literal_column(str(MONTH_TOTAL)), null(), null(), *counts.values()).where(where)
+    statement = insert(days).from_select(["employee", "month", "day_of_month", "day", "week", *counts], union_all(day, month))
+    return statement.on_conflict_do_update(index_elements=["employee", "month", "day_of_month"],
                                            set_={name: days.c[name] + statement.excluded[name] for name in counts})  # fmt: skip
 
 
@@ -146,10 +151,15 @@ NEW_CALL = ~exists().where(calls.c.call_id == ID)
 COUNT_CALL = count_into_day(bindparam("w_employee", type_=String),
                             {"calls": literal_column("1"), "call_seconds": one("seconds"), "calls_too_short": one("short"),
                              "calls_too_long": one("long")}, NEW_CALL)  # fmt: skip
-# A score replaces the call's previous one; applied only while the call's row shows an older version.
+_CALL_DAY = days.alias("call_day")
+# A score replaces the call's previous one, on its day and in its month's total; applied only while the call's
+# row shows an older version.
 COUNT_SCORE = (
     update(days)
-    .where(days.c.employee == own(calls, "employee"), days.c.day == own(calls, "day"), exists().where(unapplied(calls)))
+    .where(days.c.employee == own(calls, "employee"),
+           days.c.month == select(_CALL_DAY.c.month).where(_CALL_DAY.c.employee == own(calls, "employee"),
+                                                           _CALL_DAY.c.day == own(calls, "day")).scalar_subquery(),
+           or_(days.c.day == own(calls, "day"), days.c.day_of_month == MONTH_TOTAL), exists().where(unapplied(calls)))
     .values(score_sum=days.c.score_sum + bindparam("w_score", type_=Integer) - func.coalesce(own(calls, "score"), 0),
             scored_calls=days.c.scored_calls + case((own(calls, "score").is_(None), 1), else_=0))
 )  # fmt: skip
@@ -224,11 +234,16 @@ def kpi_projection(business_timezone: str, short_call_seconds: int = 20, long_ca
     zone = ZoneInfo(business_timezone)
     projection = Projection("kpi", 3, metadata)
 
-    def dates(day: date, prefix: str = "w_") -> dict:
+    def local(moment: datetime) -> date:
+        return moment.astimezone(zone).date()
+
+    def dates(day: date, prefix: str) -> dict:
+        """A row's date columns: the day, its week (the Monday) and month."""
         return {f"{prefix}day": day, f"{prefix}week": day - timedelta(days=day.weekday()), f"{prefix}month": f"{day:%Y-%m}"}
 
-    def when(moment: datetime, prefix: str = "w_") -> dict:
-        return dates(moment.astimezone(zone).date(), prefix)
+    def at(day: date) -> dict:
+        """A statement's date parameters: where a fact counts."""
+        return {**dates(day, "w_"), "w_day_of_month": day.day}
 
     def guard(event: Event) -> dict:
         return {"w_id": event.originator_id, "w_version": event.originator_version}
@@ -241,7 +256,7 @@ def kpi_projection(business_timezone: str, short_call_seconds: int = 20, long_ca
     @projection.on(CallLogged)
     def _call(event: Event):
         p = event.payload
-        seconds, moment = p.duration_seconds, when(p.started_at)
+        seconds, moment = p.duration_seconds, at(local(p.started_at))
         count = Write(COUNT_CALL, {"w_id": event.originator_id, "w_employee": p.employee, **moment, "w_seconds": seconds,
                                    "w_short": int(p.outcome == "answered" and seconds < short_call_seconds),
                                    "w_long": int(seconds > long_call_seconds)})  # fmt: skip
@@ -256,14 +271,14 @@ def kpi_projection(business_timezone: str, short_call_seconds: int = 20, long_ca
     @projection.on(MeetingScheduled)
     def _meeting(event: Event):
         p = event.payload
-        count = Write(COUNT_MEETING_SET, {"w_id": event.originator_id, "w_generator": p.generator, **when(event.occurred_at)})
+        count = Write(COUNT_MEETING_SET, {"w_id": event.originator_id, "w_generator": p.generator, **at(local(event.occurred_at))})
         row = dict(meeting_id=event.originator_id, version=event.originator_version, generator=p.generator,
                    converter=p.converter, status="scheduled")  # fmt: skip
         return [count, add_row(meetings, **row)]
 
     def meeting_outcome(status: str):
         def handler(event: Event):
-            params = {**guard(event), **when(event.occurred_at)}
+            params = {**guard(event), **at(local(event.occurred_at))}
             counts = [Write(COUNT_MEETING_ENDED, {**params, "w_held": int(status == "held"), "w_no_show": int(status == "no_show")})]
             if status == "held":
                 counts.append(Write(COUNT_MEETING_HELD_AS_CONVERTER, params))
@@ -289,16 +304,16 @@ def kpi_projection(business_timezone: str, short_call_seconds: int = 20, long_ca
 
     @projection.on(ContractSigned)
     def _signed(event: Event):
-        params = {**guard(event), **when(event.occurred_at)}
+        params = {**guard(event), **at(local(event.occurred_at))}
         return [Write(COUNT_CONTRACT, params), Write(FIRST_DEAL_SIGNED, params), newer_values(deals, event)]
 
     @projection.on(DealWon)
     def _won(event: Event):
-        moment = when(event.occurred_at)
-        count = Write(COUNT_WIN, {**guard(event), **moment, "w_kopecks": int(event.payload.revenue * 100)})
-        row = newer_values(deals, event, status="won", won_by=deals.c.owner, closed_at=utc(event.occurred_at),
-                           **when(event.occurred_at, "won_"))  # fmt: skip
-        return [count, Write(FIRST_DEAL_WON, {**guard(event), **moment}), row]
+        day = local(event.occurred_at)
+        params = {**guard(event), **at(day)}
+        count = Write(COUNT_WIN, {**params, "w_kopecks": int(event.payload.revenue * 100)})
+        row = newer_values(deals, event, status="won", won_by=deals.c.owner, closed_at=utc(event.occurred_at), **dates(day, "won_"))
+        return [count, Write(FIRST_DEAL_WON, params), row]
 
     projection.on(DealLost)(lambda e: [newer_values(deals, e, status="lost", closed_at=utc(e.occurred_at))])
     projection.on(DealReopened)(lambda e: [newer_values(deals, e, status="open", closed_at=None)])
@@ -306,13 +321,13 @@ def kpi_projection(business_timezone: str, short_call_seconds: int = 20, long_ca
     @projection.on(PaymentReceived)
     def _payment(event: Event):
         p = event.payload
-        params = {**guard(event), **dates(p.paid_on), "w_kopecks": int(p.amount * 100)}  # revenue by payment date
+        params = {**guard(event), **at(p.paid_on), "w_kopecks": int(p.amount * 100)}  # revenue by payment date
         first = Write(FIRST_DEAL_PAID, {**params, "w_paid_at": utc(event.occurred_at), "w_position": event.position or 0})
         return [Write(COUNT_REVENUE, params), first, newer_values(deals, event)]
 
     def flag(overdue: int, employee_of):
         def handler(event: Event):
-            params = {**guard(event), "w_employee": employee_of(event.payload), **when(event.occurred_at),
+            params = {**guard(event), "w_employee": employee_of(event.payload), **at(local(event.occurred_at)),
                       "w_overdue": overdue, "w_orphaned": 1 - overdue}  # fmt: skip
             return [Write(COUNT_FLAG, params), newer_values(deals, event)]
 

@@ -15,9 +15,9 @@ from decimal import Decimal
 from functools import lru_cache
 from uuid import UUID
 
-from sqlalchemy import Connection, Date, DateTime, Select, String, bindparam, case, func, or_, select
+from sqlalchemy import Connection, Date, DateTime, Select, String, and_, bindparam, case, func, or_, select
 
-from projections.kpi import COUNTERS, KOPECKS, PLAN_TARGETS, days, deals, employees, first_deals, plans
+from projections.kpi import COUNTERS, KOPECKS, MONTH_TOTAL, PLAN_TARGETS, days, deals, employees, first_deals, plans
 
 Key = tuple[str, str]  # (employee, period label)
 NAMES = (*COUNTERS, "revenue", "won_revenue", "converter_first_deals", "clients_won", "new_clients", "first_payments",
@@ -69,10 +69,17 @@ class Window:
         """Every period the window touches, in order."""
         return sorted({self.bucket_of(self.first + timedelta(days=i)) for i in range((self.last - self.first).days + 1)})
 
+    def whole_months(self) -> tuple[str, str]:
+        """The first and last month the window covers entirely (an empty range when it covers none)."""
+        start = self.first if self.first.day == 1 else (self.first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        stop = (self.last + timedelta(days=1)).replace(day=1)  # the first day after the whole months
+        return (f"{start:%Y-%m}", f"{stop - timedelta(days=1):%Y-%m}") if start < stop else ("", "")
+
 
 # --- statements (built once; the window's bounds are parameters) ---
 
 FIRST, LAST = bindparam("first", type_=Date), bindparam("last", type_=Date)
+WHOLE_MONTHS = days.c.month.between(bindparam("whole_from", type_=String), bindparam("whole_to", type_=String))
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,14 @@ def statements(period: str) -> Statements:
         return select(employee, bucket, *values).where(day.between(FIRST, LAST), *where).group_by(employee, bucket)
 
     firsts = first_deals.c
+    sums = [func.sum(days.c[c]) for c in (*KOPECKS, *COUNTERS)]
+    if period == "month":  # the months the window covers entirely from their totals, the others from their days
+        in_window = or_(and_(days.c.day_of_month == MONTH_TOTAL, WHOLE_MONTHS), and_(days.c.day.between(FIRST, LAST), ~WHOLE_MONTHS))
+        daily = select(days.c.employee, days.c.month, *sums).where(in_window).group_by(days.c.employee, days.c.month)
+    else:
+        daily = grouped(days, days.c.employee, "", *sums)
     return Statements(
-        days=grouped(days, days.c.employee, "", *(func.sum(days.c[c]) for c in (*KOPECKS, *COUNTERS))),
+        days=daily,
         clients_won=grouped(deals, deals.c.won_by, "won_", func.count(deals.c.counterparty_id.distinct())),
         # the credits of each client's first deal: the converter who held its meeting when it is signed, a new client
         # when it is won, and its first payment (to whoever owned the deal then)
@@ -141,7 +154,9 @@ def count_facts(conn: Connection, w: Window) -> dict[Key, Counters]:
     """Additive counters per (employee, period): calls, meetings, contracts, wins, revenue and flags, from the daily rows."""
     figures: dict[Key, Counters] = defaultdict(ZERO.copy)
     label = w.label
-    for employee, period, revenue, won_revenue, *values in conn.execute(statements(w.period).days, {"first": w.first, "last": w.last}):
+    whole_from, whole_to = w.whole_months()
+    params = {"first": w.first, "last": w.last, "whole_from": whole_from, "whole_to": whole_to}
+    for employee, period, revenue, won_revenue, *values in conn.execute(statements(w.period).days, params):
         counter = figures[(employee, label(period))]
         counter.update(zip(COUNTERS, values))
         if revenue:

@@ -230,3 +230,49 @@ def test_kpi_rebuilt_beside_the_live_tables_equals_the_live_model(kpi_app, store
     assert rebuild_beside(container.runner.engine, [projection], store.read_batch, batch_size=7) == store.max_position()
     assert {table.name: rows(container.runner.engine, table) for table in metadata.sorted_tables} == live
     assert all(live.values())
+
+
+def test_kpi_month_totals_agree_with_the_days(kpi_app):
+    """A month the window covers entirely is read from its total, a partial one from its days: the same figures."""
+    from fastapi import FastAPI
+    from sqlalchemy import select
+
+    from projections.kpi import COUNTERS, KOPECKS, MONTH_TOTAL, days
+    from read_api import kpi as kpi_routes
+    from read_api.consistency import Consistency
+    from read_api.kpi_figures import KpiRules
+
+    container, _ = kpi_app
+    container.runner.run_until_caught_up()  # no scheduler here: both reports see the same events
+    app = FastAPI()
+    app.include_router(kpi_routes.build_router(container.runner.engine, lambda: HEAD, Consistency(lambda: 0), KpiRules(),
+                                               "Europe/Moscow", clock=lambda: TODAY))  # fmt: skip
+    with TestClient(app) as client:
+        whole, partial = (client.get("/reports/kpi", params={"date_from": "2026-08-01", "date_to": last}).json()
+                          for last in ("2026-11-30", "2026-11-29"))  # fmt: skip
+    assert [(r["employee"], r["figures"]) for r in whole["employees"]] == [(r["employee"], r["figures"]) for r in partial["employees"]]
+    assert whole["teams"] == partial["teams"] and whole["anomalies"] == partial["anomalies"] and len(whole["employees"]) > 3
+    totals, sums = {}, {}
+    with container.runner.engine.connect() as conn:
+        counted = conn.execute(select(days.c.employee, days.c.month, days.c.day_of_month, *(days.c[c] for c in (*COUNTERS, *KOPECKS)))).all()
+    for employee, month, day_of_month, *values in counted:
+        if day_of_month == MONTH_TOTAL:
+            totals[(employee, month)] = values
+        else:
+            sums[(employee, month)] = [a + b for a, b in zip(sums.get((employee, month), [0] * len(values)), values)]
+    assert totals == sums and totals
+
+
+def test_kpi_window_whole_months_are_the_months_it_covers_entirely():
+    from read_api.kpi_figures import Window
+
+    def month_end(label: str) -> date:
+        start = date.fromisoformat(label + "-01")
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+    for first, last in ((date(2025, 12, 20) + timedelta(days=i), date(2025, 12, 20) + timedelta(days=i + n))
+                        for i in range(0, 75, 3) for n in range(0, 75, 2)):  # fmt: skip
+        w = Window("month", first, last)
+        low, high = w.whole_months()
+        whole = [m for m in w.labels() if w.bounds(m) == (date.fromisoformat(m + "-01"), month_end(m))]
+        assert [m for m in w.labels() if low <= m <= high] == whole, (first, last)
