@@ -25,15 +25,12 @@ def payload_type(type_name: str) -> type[EventPayload]:
 
 
 def upcast(cls: type[EventPayload], data: dict[str, Any], version: int) -> dict[str, Any]:
-    """Bring an older payload up to the current schema version, one step at a time."""
+    """Bring an older payload up to the current schema version; a newer one is an error."""
     if version > cls.schema_version:
         raise UnknownEventError(
             f"{cls.__name__} has schema version {version}; this code knows up to {cls.schema_version}"
         )
-    while version < cls.schema_version:
-        data = getattr(cls, f"upcast_v{version}_v{version + 1}")(data)
-        version += 1
-    return data
+    return cls.upcast(data, version)
 
 
 class EventMapper(Mapper):

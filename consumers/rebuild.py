@@ -51,10 +51,14 @@ class Staging:
         return Path(self.url.database).with_suffix(f".{schema.removeprefix('voronka_')}.sqlite")
 
     def __enter__(self) -> Staging:
+        self.reset()
+        return self
+
+    def reset(self) -> None:
+        """Empty staging areas (the parts create their tables)."""
         self._drop()
         if not self.sqlite:
             self._run([f"CREATE SCHEMA {schema}" for schema in self.schemas])
-        return self
 
     def __exit__(self, *_) -> None:
         self._drop()
@@ -120,9 +124,9 @@ class EventSource(Protocol):
     def split(self, projections: Sequence[Projection]) -> list[list[Projection]]:
         """The projections in parts, each filled on its own (in a process of its own when there are several)."""
 
-    def fill_part(self, staging: Staging, part: Part, progress: Progress) -> object:
-        """Build the part's staged tables from the first event (the live ones keep serving); answers what the
-        catch-up will need to know of it."""
+    def fill(self, staging: Staging, parts: list[Part], progress: Progress) -> list[object]:
+        """Build every part's staged tables from the first event (the live ones keep serving); answers, per part,
+        what the catch-up will need to know of it."""
 
     def catch_up(self, staging: Connection, part: Part, filled: object) -> int:
         """Under the read models' write lock, bring the part's staged tables up to the live ones; answers the
@@ -180,6 +184,14 @@ class StoreLog:
         counts = self.reader.topic_counts() if self.workers > 1 else {}
         return split_by_weight(projections, self.workers, counts)
 
+    def fill(self, staging: Staging, parts: list[Part], progress: Progress) -> list[None]:
+        """Each part reads the store on its own: in this process when there is one, else in a process of its own,
+        progress being the slowest part's."""
+        if len(parts) == 1:
+            return [self.fill_part(staging, parts[0], progress)]
+        with PartProcesses(parts, lambda part, report: self.fill_part(staging, part, report)) as processes:
+            return processes.wait(progress)
+
     def fill_part(self, staging: Staging, part: Part, progress: Progress) -> None:
         """Project every event of the part's types, batch by batch, each with its tracking position."""
         staged = staging.filling(part.schema)
@@ -213,51 +225,65 @@ class StoreLog:
         return reached
 
 
-def fill(source: EventSource, staging: Staging, parts: list[Part], progress: Progress) -> list[object]:
-    """Fill every part: in this process when there is one, else each in a process of its own (forked: the
-    projections need no pickling), progress being the slowest part's. A failed worker stops the others, and the
-    rebuild fails with its error."""
-    if len(parts) == 1:
-        return [source.fill_part(staging, parts[0], progress)]
-    context = multiprocessing.get_context("fork")
-    reports = context.Queue()
-    workers = [context.Process(target=_worker, args=(source, staging, n, part, reports), name=f"rebuild-{part.schema}",
-                               daemon=True) for n, part in enumerate(parts)]  # fmt: skip
-    reached, filled, done = [0] * len(parts), [None] * len(parts), set()
-    try:
-        for worker in workers:
-            worker.start()
-        while len(done) < len(parts):
+class PartProcesses:
+    """One forked process per part (forked: the projections need no pickling) running `target(part, report)`;
+    `report(position)` tells its progress, and what the target answers is its result. A failed process stops the
+    others, and the rebuild fails with its error."""
+
+    def __init__(self, parts: list[Part], target: Callable[[Part, Progress], object]) -> None:
+        self.parts = parts
+        context = multiprocessing.get_context("fork")
+        self.reports = context.Queue()
+        self.processes = [context.Process(target=self._run, args=(n, part, target), name=f"rebuild-{part.schema}", daemon=True)
+                          for n, part in enumerate(parts)]  # fmt: skip
+        self.reached, self.results, self.done = [0] * len(parts), [None] * len(parts), set()
+
+    def __enter__(self) -> PartProcesses:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        for n, process in enumerate(self.processes):
+            if n not in self.done:
+                process.terminate()
+            process.join()
+
+    def _run(self, n: int, part: Part, target: Callable[[Part, Progress], object]) -> None:
+        try:
+            result = target(part, lambda at: self.reports.put((n, "progress", at)))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the rebuild
+            self.reports.put((n, "failed", "".join(traceback.format_exception_only(exc)).strip()))
+            raise SystemExit(1) from exc
+        self.reports.put((n, "done", result))
+
+    def check(self, timeout: float = 0.0) -> bool:
+        """Take the reports that came (waiting up to `timeout` for one); raises RebuildError if a part failed. Answers
+        whether any came."""
+        came = False
+        while True:
             try:
-                n, kind, value = reports.get(timeout=0.5)
+                n, kind, value = self.reports.get(timeout=timeout) if timeout else self.reports.get_nowait()
             except queue.Empty:
-                dead = [w for i, w in enumerate(workers) if i not in done and not w.is_alive()]
-                if dead and reports.empty():
+                dead = [p for n, p in enumerate(self.processes) if n not in self.done and not p.is_alive()]
+                if dead and self.reports.empty():
                     raise RebuildError(f"rebuild worker {dead[0].name} stopped with exit code {dead[0].exitcode}") from None
-                continue
+                return came
+            came, timeout = True, 0.0
             if kind == "failed":
-                raise RebuildError(f"rebuilding {', '.join(p.name for p in parts[n].projections)} failed: {value}")
+                raise RebuildError(f"rebuilding {', '.join(p.name for p in self.parts[n].projections)} failed: {value}")
             if kind == "done":
-                filled[n] = value
-                done.add(n)
-                continue
-            reached[n] = value
-            progress(min(reached))
-    finally:
-        for n, worker in enumerate(workers):
-            if n not in done:
-                worker.terminate()
-            worker.join()
-    return filled
+                self.results[n] = value
+                self.done.add(n)
+            else:
+                self.reached[n] = value
 
-
-def _worker(source: EventSource, staging: Staging, n: int, part: Part, reports) -> None:
-    try:
-        filled = source.fill_part(staging, part, lambda at: reports.put((n, "progress", at)))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the rebuild
-        reports.put((n, "failed", "".join(traceback.format_exception_only(exc)).strip()))
-        raise SystemExit(1) from exc
-    reports.put((n, "done", filled))
+    def wait(self, progress: Progress = lambda _: None) -> list[object]:
+        """Wait for every part to finish; answers their results."""
+        while len(self.done) < len(self.parts):
+            if self.check(timeout=0.5):
+                progress(min(self.reached))
+        return self.results
 
 
 # --- the rebuild -------------------------------------------------------------------------------------------------
@@ -273,7 +299,7 @@ def rebuild(engine: Engine, projections: Sequence[Projection], source: ReadBatch
     tracking_metadata.create_all(engine)  # a fresh read-model database has no tracking table yet
     with Staging(engine, len(groups)) as staging:
         parts = [Part(schema, group) for schema, group in zip(staging.schemas, groups, strict=True)]
-        filled = fill(source, staging, parts, progress)
+        filled = source.fill(staging, parts, progress)
         staged = staging.engine()
         with staged.begin() as conn:
             lock_tracking(conn)  # on the live tracking table: the live runners wait for the switch

@@ -14,8 +14,8 @@ table changes are collected and executed together by `flush`, in the caller's tr
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from sqlalchemy import Connection
@@ -26,16 +26,15 @@ from schemas.base import EVENT_TYPES
 from projections.writes import execute_events
 
 
-@dataclass(frozen=True)
-class Record:
-    """One message as read from the topic (a kafka-python ConsumerRecord has these attributes)."""
+class Record(NamedTuple):
+    """One message as read from the topic (a kafka-python ConsumerRecord has these attributes too)."""
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: list = field(default_factory=list)
+    headers: Sequence = ()
 
 
 @dataclass(frozen=True)
@@ -69,17 +68,37 @@ def parse(record: Record) -> Incoming | PoisonMessage:
         return exc
 
 
-class Sequencer:
-    def __init__(self, projections: Sequence[Projection], dead_letter: Callable[[DeadLetter], None], topic: str = "") -> None:
-        self.projections, self.topic = projections, topic
-        self.dead_letter = dead_letter
-        self.counts = Counts()
+class ProjectionFailed(Exception):
+    """A projection's handler raised on an event (a bug, or data it cannot take)."""
+
+
+class Projecting:
+    """Decodes events and runs the handlers of these projections on them; the table changes are collected and
+    executed together by `flush`, in the caller's transaction."""
+
+    def __init__(self, projections: Sequence[Projection]) -> None:
+        self.projections = projections
         self.statements: list[list] = [[] for _ in projections]
         self.wanted = {topic for projection in projections for topic in projection.topics}
         self.routes: dict[type, list] = {}
 
+    def apply(self, incoming: Incoming) -> None:
+        """Raises PoisonMessage (undecodable), ProjectionFailed, or NewerSchemaError (stop); the event's changes are
+        kept only if every projection took it."""
+        if not self._handled(incoming.document):  # a known event none of these projections reads: nothing to decode
+            return
+        event = to_event(incoming)
+        changes = []
+        for pending, projection, handler in self._routes(type(event.payload)):
+            try:
+                changes.append((pending, list(handler(event))))
+            except Exception as exc:  # noqa: BLE001 - a projection's bug must not stop the other aggregates
+                raise ProjectionFailed(f"projection {projection.name} failed: {type(exc).__name__}: {exc}") from exc
+        for pending, statements in changes:
+            pending.append((incoming.aggregate_id, statements))
+
     def flush(self, conn: Connection) -> None:
-        """Execute the table changes of the events handled since the last flush: projection by projection (they
+        """Execute the table changes of the events applied since the last flush: projection by projection (they
         write apart), each aggregate's in its order, alike writes grouped (`execute_events`)."""
         for statements in self.statements:
             execute_events(conn, statements)
@@ -88,47 +107,6 @@ class Sequencer:
     def discard(self) -> None:
         for statements in self.statements:
             statements.clear()
-
-    def handle(self, conn: Connection, versions: Versions, record: Record, parsed: Incoming | PoisonMessage) -> None:
-        if isinstance(parsed, PoisonMessage):
-            self._dead(record, str(parsed), key_aggregate(record.key), None)
-            return
-        applied = versions.applied(parsed.aggregate_id)
-        if parsed.version <= applied:
-            self.counts.repeated += 1
-        elif parsed.version > applied + 1:
-            versions.park(parsed, record)
-            self.counts.parked += 1
-        elif self._apply(conn, versions, parsed, record):
-            self._drain(conn, versions, parsed.aggregate_id)
-
-    def _apply(self, conn: Connection, versions: Versions, incoming: Incoming, record: Record) -> bool:
-        if not self._handled(incoming.document):  # a known event none of these projections reads: nothing to decode
-            versions.set_applied(incoming.aggregate_id, incoming.version)
-            self.counts.applied += 1
-            return True
-        try:
-            event = to_event(incoming)
-        except PoisonMessage as exc:
-            self._dead(record, str(exc), incoming.aggregate_id, incoming.version)
-            return False
-        except NewerSchemaError as exc:
-            exc.add_note(f"at {record.topic}/{record.partition}@{record.offset}, aggregate {incoming.aggregate_id} "
-                         f"version {incoming.version}")  # fmt: skip
-            raise
-        changes = []
-        for pending, projection, handler in self._routes(type(event.payload)):
-            try:
-                changes.append((pending, list(handler(event))))
-            except Exception as exc:  # noqa: BLE001 - a projection's bug must not stop the other aggregates
-                self._dead(record, f"projection {projection.name} failed: {type(exc).__name__}: {exc}",
-                           incoming.aggregate_id, incoming.version)  # fmt: skip
-                return False
-        for pending, statements in changes:
-            pending.append((incoming.aggregate_id, statements))
-        versions.set_applied(incoming.aggregate_id, incoming.version)
-        self.counts.applied += 1
-        return True
 
     def _routes(self, payload_type: type) -> list[tuple[list, Projection, Callable]]:
         """The projections that handle this type of event: where their statements go, and their handlers."""
@@ -145,7 +123,53 @@ class Sequencer:
         known = EVENT_TYPES.get(name) if isinstance(name, str) else None
         return known is None or name in self.wanted or document.get("schema_version") != known.schema_version
 
-    def _drain(self, conn: Connection, versions: Versions, aggregate_id: UUID) -> None:
+
+class Sequencer:
+    """Hands each aggregate's events on in version order (`_deliver`: to the projections)."""
+
+    def __init__(self, projections: Sequence[Projection], dead_letter: Callable[[DeadLetter], None], topic: str = "") -> None:
+        self.topic = topic
+        self.dead_letter = dead_letter
+        self.counts = Counts()
+        self.projecting = Projecting(projections)
+
+    def flush(self, conn: Connection) -> None:
+        self.projecting.flush(conn)
+
+    def discard(self) -> None:
+        self.projecting.discard()
+
+    def handle(self, conn: Connection, versions: Versions, record: Record, parsed: Incoming | PoisonMessage) -> None:
+        if isinstance(parsed, PoisonMessage):
+            self._dead(record, str(parsed), key_aggregate(record.key), None)
+            return
+        applied = versions.applied(parsed.aggregate_id)
+        if parsed.version <= applied:
+            self.counts.repeated += 1
+        elif parsed.version > applied + 1:
+            versions.park(parsed, record)
+            self.counts.parked += 1
+        elif self._apply(versions, parsed, record):
+            self._drain(versions, parsed.aggregate_id)
+
+    def _deliver(self, incoming: Incoming, record: Record) -> None:
+        self.projecting.apply(incoming)
+
+    def _apply(self, versions: Versions, incoming: Incoming, record: Record) -> bool:
+        try:
+            self._deliver(incoming, record)
+        except (PoisonMessage, ProjectionFailed) as exc:
+            self._dead(record, str(exc), incoming.aggregate_id, incoming.version)
+            return False
+        except NewerSchemaError as exc:
+            exc.add_note(f"at {record.topic}/{record.partition}@{record.offset}, aggregate {incoming.aggregate_id} "
+                         f"version {incoming.version}")  # fmt: skip
+            raise
+        versions.set_applied(incoming.aggregate_id, incoming.version)
+        self.counts.applied += 1
+        return True
+
+    def _drain(self, versions: Versions, aggregate_id: UUID) -> None:
         parked = versions.parked(aggregate_id)
         if not parked:
             return
@@ -156,7 +180,7 @@ class Sequencer:
             if version > applied + 1:
                 break
             record = Record(self.topic, partition, offset, str(aggregate_id).encode(), value)
-            if not self._apply(conn, versions, read_envelope(value), record):
+            if not self._apply(versions, read_envelope(value), record):
                 break
         versions.unpark(aggregate_id, versions.applied(aggregate_id))
 
@@ -182,7 +206,8 @@ class MemoryVersions:
         self.waiting.setdefault(incoming.aggregate_id, {})[incoming.version] = (record.partition, record.offset, record.value)
 
     def parked(self, aggregate_id: UUID) -> list[tuple[int, int, int, bytes]]:
-        return [(v, *rest) for v, rest in sorted(self.waiting.get(aggregate_id, {}).items())]
+        waiting = self.waiting.get(aggregate_id)
+        return [(v, *rest) for v, rest in sorted(waiting.items())] if waiting else []
 
     def unpark(self, aggregate_id: UUID, up_to_version: int) -> None:
         waiting = self.waiting.get(aggregate_id, {})

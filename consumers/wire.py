@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import orjson
@@ -89,8 +89,7 @@ class NewerSchemaError(Exception):
         self.type_name, self.version, self.known = type_name, version, known
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(NamedTuple):
     """An envelope read far enough to order it: whose event, which version (the payload is decoded later)."""
 
     aggregate_id: UUID
@@ -139,12 +138,16 @@ def to_event(incoming: Incoming) -> Event:
 
 def current_payload(type_name: str, version: int, data: dict[str, Any]) -> EventPayload:
     """The payload in this code's schema version: older ones upcast step by step, newer ones refused."""
+    cls = event_class(type_name, version)
+    return cls.model_validate(cls.upcast(data, version), context=AS_RECORDED)
+
+
+def event_class(type_name: str, version: int) -> type[EventPayload]:
+    """The payload class of a message's type; PoisonMessage if the type is unknown, NewerSchemaError if the version
+    is newer than this code's."""
     cls = EVENT_TYPES.get(type_name)
     if cls is None:
         raise PoisonMessage(f"unknown event type '{type_name}'")
     if version > cls.schema_version:
         raise NewerSchemaError(type_name, version, cls.schema_version)
-    while version < cls.schema_version:
-        data = getattr(cls, f"upcast_v{version}_v{version + 1}")(data)
-        version += 1
-    return cls.model_validate(data, context=AS_RECORDED)
+    return cls

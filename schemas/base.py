@@ -137,6 +137,14 @@ class EventPayload(Model):
             raise TypeError(f"event type {cls.__name__} is defined twice")
         EVENT_TYPES[cls.__name__] = cls
 
+    @classmethod
+    def upcast(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        """Bring a payload of an older (or the current) schema version up to the current one, one step at a time."""
+        while version < cls.schema_version:
+            data = getattr(cls, f"upcast_v{version}_v{version + 1}")(data)
+            version += 1
+        return data
+
 
 @dataclass(frozen=True)
 class Event:

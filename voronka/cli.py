@@ -215,7 +215,7 @@ def projections_rebuild(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from commands.store import EventStore
-    from consumers.rebuild import StoreLog, rebuild
+    from consumers.rebuild import RebuildError, StoreLog, rebuild
     from voronka.wiring import bootstrap
 
     container = bootstrap(load_settings())
@@ -234,8 +234,11 @@ def projections_rebuild(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("events"), TimeRemainingColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task(f"rebuilding {', '.join(p.name for p in chosen)}", total=total)
-        position = kafka_cli.kafka_call(lambda: rebuild(container.runner.engine, chosen, events,
-                                                        lambda reached: bar.update(task, completed=reached), batch_size))  # fmt: skip
+        try:
+            position = kafka_cli.kafka_call(lambda: rebuild(container.runner.engine, chosen, events,
+                                                            lambda reached: bar.update(task, completed=reached), batch_size))  # fmt: skip
+        except RebuildError as exc:
+            fail(f"{exc}; the live tables are unchanged")
     console.print(f"switched {len(chosen)} projection(s) to the rebuilt tables at position {position}")
 
 
