@@ -5,9 +5,10 @@ same run; the rebuild from the store's log is shown alongside.
 
 The store is filled (bench/event_fixture.py) and published by the relay into a fresh topic of 3 partitions
 (not timed). Then, each in a fresh process: (1) `rebuild(..., KafkaTopicSource)` — what `voronka projections
-rebuild --all --source kafka` runs: every partition from offset 0 to the end offsets, envelopes decoded,
-each aggregate's versions in order, all projections into the staging tables (split into --workers parts,
-each read and projected by a process of its own), then the atomic switch;
+rebuild --all --source kafka` runs: this process reads every partition from offset 0 to the end offsets once,
+puts each aggregate's versions in order and hands each event to the parts (--workers processes, the
+projections split into parts of about equal work) whose projections read its type; each part decodes and
+projects into its staging tables; then the atomic switch;
 (2) raw kafka-python: a consumer assigned every partition reading every message to the end offsets, doing
 nothing with them; (3) the rebuild from the store's log, for comparison.
 """

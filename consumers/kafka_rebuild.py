@@ -46,7 +46,7 @@ class PartState:
 
 
 class KafkaTopicSource:
-    def __init__(self, live: Engine, topics: Topics, batch_size: int = 5000, workers: int = 1,
+    def __init__(self, live: Engine, topics: Topics, batch_size: int = 1000, workers: int = 1,
                  counts: dict[str, int] | None = None) -> None:  # fmt: skip
         """`counts`: events per type (from the store, when it is at hand) to split the work evenly."""
         self.live, self.topics, self.batch_size = live, topics, batch_size

@@ -10,10 +10,12 @@ the new one, never a half-built one.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import queue
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -297,7 +299,7 @@ def rebuild(engine: Engine, projections: Sequence[Projection], source: ReadBatch
         source = StoreLog(lambda read_batch=source: BatchReader(read_batch), batch_size)
     groups = source.split(projections)
     tracking_metadata.create_all(engine)  # a fresh read-model database has no tracking table yet
-    with Staging(engine, len(groups)) as staging:
+    with Staging(engine, len(groups)) as staging, fewer_collections():
         parts = [Part(schema, group) for schema, group in zip(staging.schemas, groups, strict=True)]
         filled = source.fill(staging, parts, progress)
         staged = staging.engine()
@@ -315,6 +317,19 @@ def rebuild(engine: Engine, projections: Sequence[Projection], source: ReadBatch
     progress(position)
     log.info("projections_rebuilt", projections=[p.name for p in projections], parts=len(parts), position=position)
     return position
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """A rebuild holds much long-lived state (applied versions, caches) while it makes short-lived objects by the
+    million; at the default thresholds the garbage collector scans the long-lived ones over and over, a quarter of
+    a rebuild's time. So it collects less often while a rebuild runs (its part processes inherit that)."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def live_schema(conn: Connection) -> str:

@@ -205,7 +205,7 @@ def kafka_status(container, head: int):
 def projections_rebuild(
     names: Annotated[list[str] | None, typer.Argument(help="Projections to rebuild (see `projections status`)")] = None,
     all_projections: Annotated[bool, typer.Option("--all", help="Rebuild every projection")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction")] = 5000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction")] = 1000,
     source: Annotated[str, typer.Option(help="store: the event store's log; kafka: the events topic from offset 0")] = "store",
     workers: Annotated[int, typer.Option(min=1, help="Processes filling the rebuilt tables side by side")] = (
         os.cpu_count() or 1
