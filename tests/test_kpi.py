@@ -270,8 +270,8 @@ def test_kpi_window_whole_months_are_the_months_it_covers_entirely():
         start = date.fromisoformat(label + "-01")
         return (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
-    for first, last in ((date(2025, 12, 20) + timedelta(days=i), date(2025, 12, 20) + timedelta(days=i + n))
-                        for i in range(0, 75, 3) for n in range(0, 75, 2)):  # fmt: skip
+    for first, last in ((date(2025, 12, 20) + timedelta(days=i), date(2025, 12, 20) + timedelta(days=i + k))
+                        for i in range(0, 75, 3) for k in range(0, 75, 2)):  # fmt: skip
         w = Window("month", first, last)
         low, high = w.whole_months()
         whole = [m for m in w.labels() if w.bounds(m) == (date.fromisoformat(m + "-01"), month_end(m))]
