@@ -172,7 +172,7 @@ class Router(Sequencer):
         super().__init__([], lambda _: None, topic)
         self.wanted, self.given_up = wanted, given_up
         self.batches: list[Batch] = [[] for _ in wanted]
-        self.routes: dict[str, list[Batch]] = {}
+        self.routes: dict[tuple[str, int], list[Batch]] = {}  # by (type, schema version)
 
     def _deliver(self, incoming: Incoming, record: Record) -> None:
         if incoming.version >= self.given_up.get(incoming.aggregate_id, incoming.version + 1):
