@@ -5,10 +5,11 @@ group, so the live workers are not disturbed): it puts each aggregate's events i
 skipped, holes parked: `consumers.sequencer`) and hands each event to the parts whose projections read its
 type. Each part projects into its staging tables in a process of its own, so reading and projecting run
 side by side and every message is fetched and parsed once. An event a part cannot decode or project is dead
-for all parts, and its aggregate's later events are left out, as a live worker parks them behind a dead letter. Under the read models' write lock each part then reads on up to the live workers' stored
-offsets, so the switched tables miss nothing the live ones had. The position recorded for the switched
-projections is the relay's at the start: every event up to it was acknowledged by the broker before the
-end offsets were read.
+for all parts, and its aggregate's later events are left out, as a live worker parks them behind a dead
+letter. Under the read models' write lock each part then reads on up to the live workers' stored offsets,
+so the switched tables miss nothing the live ones had. The position recorded for the switched projections
+is the relay's at the start: every event up to it was acknowledged by the broker before the end offsets
+were read.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class KafkaTopicSource:
         while True:
             state, found = self._fill_once(staging, parts, progress, given_up)
             if found.keys() <= given_up.keys():
-                return [PartState(dict(state.reached), copy_versions(state.versions), state.skipped) for _ in parts]
-            given_up |= {aggregate: min(version, given_up.get(aggregate, version)) for aggregate, version in found.items()}
+                return [PartState(dict(state.reached), state.versions.copy(), state.skipped) for _ in parts]
+            keep_earliest(given_up, found)
             log.warning("kafka_rebuild_fills_again", reason="events no part may apply", aggregates=len(given_up))
             staging.reset()
 
@@ -114,8 +115,7 @@ class KafkaTopicSource:
                 send(processes, inbox, None)
             found: dict[UUID, int] = {}
             for part_gave_up in processes.wait():
-                for aggregate, version in part_gave_up.items():
-                    found[aggregate] = min(version, found.get(aggregate, version))
+                keep_earliest(found, part_gave_up)
         state.skipped = router.counts.dead
         return state, found
 
@@ -249,11 +249,10 @@ def send(processes: PartProcesses, inbox, batch: Batch | None) -> None:
             processes.check()
 
 
-def copy_versions(versions: MemoryVersions) -> MemoryVersions:
-    copied = MemoryVersions()
-    copied.versions = dict(versions.versions)
-    copied.waiting = {aggregate: dict(events) for aggregate, events in versions.waiting.items()}
-    return copied
+def keep_earliest(given_up: dict[UUID, int], found: dict[UUID, int]) -> None:
+    """Add the aggregates found given up, each from the earliest version any part could not apply."""
+    for aggregate, version in found.items():
+        given_up[aggregate] = min(version, given_up.get(aggregate, version))
 
 
 def live_offsets(staging: Connection, topics: Topics) -> dict[int, int]:

@@ -267,7 +267,7 @@ class PartProcesses:
             try:
                 n, kind, value = self.reports.get(timeout=timeout) if timeout else self.reports.get_nowait()
             except queue.Empty:
-                dead = [p for n, p in enumerate(self.processes) if n not in self.done and not p.is_alive()]
+                dead = [p for i, p in enumerate(self.processes) if i not in self.done and not p.is_alive()]
                 if dead and self.reports.empty():
                     raise RebuildError(f"rebuild worker {dead[0].name} stopped with exit code {dead[0].exitcode}") from None
                 return came

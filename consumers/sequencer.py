@@ -209,6 +209,12 @@ class MemoryVersions:
         waiting = self.waiting.get(aggregate_id)
         return [(v, *rest) for v, rest in sorted(waiting.items())] if waiting else []
 
+    def copy(self) -> MemoryVersions:
+        copied = MemoryVersions()
+        copied.versions = dict(self.versions)
+        copied.waiting = {aggregate: dict(events) for aggregate, events in self.waiting.items()}
+        return copied
+
     def unpark(self, aggregate_id: UUID, up_to_version: int) -> None:
         waiting = self.waiting.get(aggregate_id, {})
         for version in [v for v in waiting if v <= up_to_version]:
